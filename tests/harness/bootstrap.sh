@@ -1,0 +1,139 @@
+#!/usr/bin/env bash
+# Prepare this machine for the test suite and the local site deploy, from scratch and idempotently:
+#   host packages (podman + runc, debootstrap, promtool/amtool), podman configuration kept in
+#   $BRAIN_OA_WORK (never /etc), a Debian 12 image that boots systemd as PID 1, and the tool venv.
+# Writes $BRAIN_OA_WORK/env.sh; source it to use podman, molecule and ansible-* from the venv.
+set -euo pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+ROOT=$(cd "$HERE/../.." && pwd)
+WORK=${BRAIN_OA_WORK:-/var/tmp/brain-ops-assurance}
+# The image tag carries a digest of this script, so a changed recipe builds a new image.
+RECIPE=$(sha256sum "${BASH_SOURCE[0]}" | cut -c1-12)
+IMAGE=localhost/brain-oa-debian-systemd:12-$RECIPE
+VENV=$WORK/venv-$(sha256sum "$ROOT/tests/requirements.txt" | cut -c1-12)
+
+log() { printf '[bootstrap] %s\n' "$*" >&2; }
+
+host_packages() {
+  local pkgs=(podman runc conmon netavark aardvark-dns containernetworking-plugins slirp4netns
+    uidmap iptables debootstrap python3-venv curl ca-certificates git rsync make
+    prometheus prometheus-alertmanager systemd)
+  local missing=()
+  for p in "${pkgs[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing+=("$p")
+  done
+  [ ${#missing[@]} -eq 0 ] && return
+  log "apt install ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  # Services stay stopped: promtool and amtool are all the host needs from these packages.
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+podman_config() {
+  mkdir -p "$WORK/cstore/tmp" "$WORK/cstore/networks"
+  cat >"$WORK/storage.conf" <<CONF
+[storage]
+driver = "overlay"
+graphroot = "$WORK/cstore/graph"
+runroot = "$WORK/cstore/run"
+CONF
+  # No CAP_SYS_RESOURCE here: podman's default ulimits would fail; crun rejects the hybrid
+  # cgroup layout, runc with cgroupfs works.
+  local nofile
+  nofile=$(ulimit -Hn)
+  cat >"$WORK/containers.conf" <<CONF
+[containers]
+default_ulimits = ["nofile=${nofile}:${nofile}", "nproc=32768:32768"]
+[engine]
+runtime = "runc"
+cgroup_manager = "cgroupfs"
+events_logger = "file"
+tmp_dir = "$WORK/cstore/tmp"
+[network]
+network_config_dir = "$WORK/cstore/networks"
+CONF
+  cat >"$WORK/env.sh" <<CONF
+export BRAIN_OA_WORK=$WORK
+export BRAIN_OA_IMAGE=$IMAGE
+export CONTAINERS_STORAGE_CONF=$WORK/storage.conf
+export CONTAINERS_CONF=$WORK/containers.conf
+export VIRTUAL_ENV=$VENV
+export PATH=$VENV/bin:\$PATH
+export ANSIBLE_COLLECTIONS_PATH=$WORK/collections
+export ANSIBLE_FORCE_COLOR=0 PY_COLORS=0
+CONF
+}
+
+mirror() {  # the host's own Debian mirror, from deb822 or one-line sources
+  cat /etc/apt/sources.list.d/*.sources /etc/apt/sources.list.d/*.list /etc/apt/sources.list 2>/dev/null |
+    grep -oE "(URIs:|deb) +[a-z]+://[^ ]+/$1/?( |$)" | head -1 | awk '{print $2}' || true
+}
+
+build_image() {
+  if podman image exists "$IMAGE"; then return; fi
+  local m s r=$WORK/rootfs
+  m=${MIRROR:-$(mirror debian)}
+  s=${SECURITY_MIRROR:-$(mirror debian-security)}
+  : "${m:?no Debian mirror in the host apt sources; set MIRROR}"
+  log "debootstrap Debian 12 with systemd from $m"
+  rm -rf "$r"
+  debootstrap --variant=minbase \
+    --include=systemd,systemd-sysv,dbus,python3,python3-apt,sudo,iproute2,procps,ca-certificates,curl,less \
+    bookworm "$r" "$m" >"$WORK/debootstrap.log"
+  printf 'deb %s bookworm main\ndeb %s bookworm-updates main\ndeb %s bookworm-security main\n' \
+    "$m" "$m" "${s:-$m}" >"$r/etc/apt/sources.list"
+  : >"$r/etc/machine-id"
+  rm -f "$r/var/lib/dbus/machine-id"
+  # apt-daily timers fight converge for the dpkg lock; getty only slows boot.
+  rm -f "$r"/etc/systemd/system/timers.target.wants/apt-daily*.timer \
+    "$r"/etc/systemd/system/getty.target.wants/getty@tty1.service
+  chroot "$r" apt-get clean
+  rm -rf "$r"/var/lib/apt/lists/*
+  # An empty lists dir with a fresh mtime makes apt's cache_valid_time skip the first update.
+  touch -d @0 "$r/var/lib/apt/lists"
+  tar -C "$r" -c . | podman import -q --change 'CMD ["/sbin/init"]' \
+    --change 'ENV container=podman' --change 'STOPSIGNAL SIGRTMIN+3' - "$IMAGE" >/dev/null
+  rm -rf "$r"
+  # Older recipes' images only take space.
+  podman images --format '{{.Repository}}:{{.Tag}}' |
+    grep '^localhost/brain-oa-debian-systemd:' | grep -vx "$IMAGE" | xargs -r podman rmi -f >/dev/null || true
+}
+
+smoke_test() {
+  local name=brain-oa-smoke state=
+  podman rm -f "$name" >/dev/null 2>&1 || true
+  podman run -d --name "$name" --systemd=always --cap-add SYS_ADMIN "$IMAGE" /sbin/init >/dev/null
+  for _ in $(seq 1 150); do
+    state=$(podman exec "$name" systemctl is-system-running 2>/dev/null || true)
+    case $state in running | degraded) break ;; esac
+    sleep 0.2
+  done
+  podman rm -f "$name" >/dev/null
+  case $state in
+    running | degraded) log "image $IMAGE boots systemd ($state)" ;;
+    *) log "image $IMAGE did not boot systemd (state: '${state:-none}')"; exit 1 ;;
+  esac
+}
+
+tool_venv() {
+  if [ ! -x "$VENV/bin/molecule" ]; then
+    log "create tool venv $VENV"
+    rm -rf "$VENV"
+    "${PYTHON:-python3}" -m venv "$VENV"
+    "$VENV/bin/pip" install -q --disable-pip-version-check -r "$ROOT/tests/requirements.txt"
+  fi
+  # Molecule does not install the collection under test: expose the checkout under its FQCN.
+  mkdir -p "$WORK/collections/ansible_collections/brain"
+  ln -sfn "$ROOT" "$WORK/collections/ansible_collections/brain/ops_assurance"
+}
+
+mkdir -p "$WORK"
+host_packages
+podman_config
+. "$WORK/env.sh"
+build_image
+smoke_test
+tool_venv
+log "ready: . $WORK/env.sh"
