@@ -8,9 +8,6 @@ set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
 WORK=${BRAIN_OA_WORK:-/var/tmp/brain-ops-assurance}
-# The image tag carries a digest of this script, so a changed recipe builds a new image.
-RECIPE=$(sha256sum "${BASH_SOURCE[0]}" | cut -c1-12)
-IMAGE=localhost/brain-oa-debian-systemd:12-$RECIPE
 VENV=$WORK/venv-$(sha256sum "$ROOT/tests/requirements.txt" | cut -c1-12)
 
 log() { printf '[bootstrap] %s\n' "$*" >&2; }
@@ -18,7 +15,7 @@ log() { printf '[bootstrap] %s\n' "$*" >&2; }
 host_packages() {
   local pkgs=(podman runc conmon netavark aardvark-dns containernetworking-plugins slirp4netns
     uidmap iptables debootstrap python3-venv curl ca-certificates git rsync make
-    prometheus prometheus-alertmanager systemd)
+    prometheus prometheus-alertmanager systemd shellcheck)
   local missing=()
   for p in "${pkgs[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing+=("$p")
@@ -124,11 +121,18 @@ tool_venv() {
     "${PYTHON:-python3}" -m venv "$VENV"
     "$VENV/bin/pip" install -q --disable-pip-version-check -r "$ROOT/tests/requirements.txt"
   fi
+  # ansible-test bootstraps pip into its sanity venvs with a get-pip script from a host we cannot
+  # reach; it takes a cached copy first, so put our stand-in there under the version it asks for.
+  local pip_version
+  pip_version=$(grep -ohE "pip='[0-9.]+'" "$VENV"/lib/python3*/site-packages/ansible_test/_internal/python_requirements.py | tr -dc '0-9.')
+  install -D -m 0644 "$HERE/get_pip.py" "$HOME/.ansible/test/cache/get_pip_${pip_version//./_}.py"
   # Molecule does not install the collection under test: expose the checkout under its FQCN.
   mkdir -p "$WORK/collections/ansible_collections/brain"
   ln -sfn "$ROOT" "$WORK/collections/ansible_collections/brain/ops_assurance"
 }
 
+# The image tag carries a digest of the build recipe, so a changed recipe builds a new image.
+IMAGE=localhost/brain-oa-debian-systemd:12-$(declare -f build_image | sha256sum | cut -c1-12)
 mkdir -p "$WORK"
 host_packages
 podman_config

@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Reference implementation of the BRAiN governance API.
 
 The contract is docs/governance-api.md. Standard library only, so it runs on a bare Debian 12
@@ -21,8 +20,7 @@ import sys
 import threading
 import time
 import uuid
-from datetime import datetime, timedelta, timezone
-from http import HTTPStatus
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
 
@@ -75,7 +73,7 @@ def pack_hash(pack):
 
 def format_ts(dt):
     # Fixed width, so timestamps sort as text in SQLite.
-    return dt.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def parse_ts(value, field):
@@ -181,7 +179,7 @@ class Store:
 
     # audit log ------------------------------------------------------------------------------
     def _next_ts(self, now=None):
-        ts = format_ts(now or datetime.now(timezone.utc))
+        ts = format_ts(now or datetime.now(UTC))
         # The chain order is seq order; keep time monotonic with it even if the clock steps back.
         return max(ts, self.last_ts)
 
@@ -240,7 +238,7 @@ class Store:
         names = [k[0] for k in kinds]
         severity = {k[0]: k[1] for k in kinds}
         weights = [k[2] for k in kinds]
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         start = now - timedelta(days=days)
         step = (timedelta(days=days) - timedelta(minutes=1)) / max(count, 1)
         batch = []
@@ -289,9 +287,7 @@ class Store:
         found = self.seq_range(db, start, end)
         if not found:
             return {}
-        rows = db.execute(
-            "SELECT event_type, COUNT(*) FROM events WHERE seq BETWEEN ? AND ? GROUP BY event_type ORDER BY event_type", found
-        )
+        rows = db.execute("SELECT event_type, COUNT(*) FROM events WHERE seq BETWEEN ? AND ? GROUP BY event_type ORDER BY event_type", found)
         return dict(rows.fetchall())
 
 
@@ -316,7 +312,7 @@ class Metrics:
         with self.lock:
             for route in sorted(self.hist):
                 counts, total = self.hist[route]
-                for bound, n in zip(LATENCY_BUCKETS, counts):
+                for bound, n in zip(LATENCY_BUCKETS, counts[:-1], strict=True):
                     out.append(f'brain_request_duration_seconds_bucket{{route="{route}",le="{bound}"}} {n}')
                 out.append(f'brain_request_duration_seconds_bucket{{route="{route}",le="+Inf"}} {counts[-1]}')
                 out.append(f'brain_request_duration_seconds_sum{{route="{route}"}} {total[0]:.6f}')
@@ -355,7 +351,12 @@ class Backend:
         return exposition(
             [
                 ("sovereign_override_active", "gauge", "1 while an owner override is active, else 0.", [("", int(s["override"]["active"]))]),
-                ("sovereign_override_activated_timestamp_seconds", "gauge", "Unix time the active override began; 0 when none is active.", [("", f"{since_epoch:.3f}")]),
+                (
+                    "sovereign_override_activated_timestamp_seconds",
+                    "gauge",
+                    "Unix time the active override began; 0 when none is active.",
+                    [("", f"{since_epoch:.3f}")],
+                ),
                 ("sovereign_bundles_quarantined", "gauge", "Bundles currently in quarantine.", [("", len(s["quarantined_bundles"]))]),
                 ("sovereign_axe_trust_violations_total", "counter", "AXE trust violations recorded.", [("", c["axe_trust_violations_total"])]),
                 ("sovereign_preflight_failures_total", "counter", "Failed governance preflight checks.", [("", c["preflight_failures_total"])]),
@@ -396,7 +397,7 @@ class Backend:
         before = self.safe_mode_status()
         if before["enabled"] == enabled:
             return {**before, "changed": False}
-        after = {"enabled": enabled, "reason": reason, "changed_at": format_ts(datetime.now(timezone.utc)), "changed_by": actor, "source": source}
+        after = {"enabled": enabled, "reason": reason, "changed_at": format_ts(datetime.now(UTC)), "changed_by": actor, "source": source}
         self.store.change(
             "system.safe_mode_enabled" if enabled else "system.safe_mode_disabled",
             "WARNING" if enabled else "INFO",
@@ -413,9 +414,7 @@ class Backend:
         if start >= end:
             raise ApiError(400, "start_time must be before end_time")
         event_types = body.get("event_types")
-        if event_types is not None and (
-            not isinstance(event_types, list) or not all(isinstance(t, str) and t for t in event_types) or len(event_types) > 100
-        ):
+        if event_types is not None and (not isinstance(event_types, list) or not all(isinstance(t, str) and t for t in event_types) or len(event_types) > 100):
             raise ApiError(400, "event_types must be a list of at most 100 non-empty strings")
         include_hash = body.get("include_hash", True)
         if not isinstance(include_hash, bool):
@@ -437,10 +436,10 @@ class Backend:
         has_more = len(rows) > limit
         rows = rows[:limit]
         if include_hash:
-            lines = [line for _, line in rows]
+            lines = [line for _seq, line in rows]
         else:
             lines = []
-            for _, line in rows:
+            for _seq, line in rows:
                 event = json.loads(line)
                 del event["hash"], event["prev_hash"]
                 lines.append(canonical_json(event).decode("utf-8"))
@@ -465,7 +464,7 @@ class Backend:
             raise ApiError(400, f"scope must be one of {', '.join(SCOPES)}")
         scope = scope.upper()
         start = parse_ts(body.get("start_time", "1970-01-01T00:00:00Z"), "start_time")
-        end = parse_ts(body["end_time"], "end_time") if "end_time" in body else format_ts(datetime.now(timezone.utc) + timedelta(days=1))
+        end = parse_ts(body["end_time"], "end_time") if "end_time" in body else format_ts(datetime.now(UTC) + timedelta(days=1))
         if start >= end:
             raise ApiError(400, "start_time must be before end_time")
         db = self.store.reader()
@@ -486,7 +485,7 @@ class Backend:
                 "event_summary": {"total": sum(by_type.values()), "by_type": by_type},
                 "mode_history": [
                     {"seq": e["seq"], "timestamp": e["timestamp"], "from": e["details"]["from"], "to": e["details"]["to"]}
-                    for e in (json.loads(line) for _, line in self.store.lines(db, start, end, ["sovereign.mode_changed"]))
+                    for e in (json.loads(line) for _seq, line in self.store.lines(db, start, end, ["sovereign.mode_changed"]))
                 ],
                 "bundle_trust_summary": {
                     "currently_quarantined": state["quarantined_bundles"],
@@ -502,7 +501,7 @@ class Backend:
             }
             if scope != "INVESTOR":
                 limit = AUDIT_SCOPE_EVENTS if scope == "AUDIT" else None
-                pack["audit_events"] = [json.loads(line) for _, line in self.store.lines(db, start, end, limit=limit)]
+                pack["audit_events"] = [json.loads(line) for _seq, line in self.store.lines(db, start, end, limit=limit)]
         finally:
             db.close()
         pack["content_hash"] = pack_hash(pack)
@@ -525,7 +524,7 @@ class Backend:
             reason = reason_of(body)
             if st["override"]["active"]:
                 return {"changed": False, "override": st["override"]}
-            now = format_ts(datetime.now(timezone.utc))
+            now = format_ts(datetime.now(UTC))
             override = {"active": True, "reason": reason, "activated_at": now, "activated_by": actor}
             change("sovereign.override_activated", "WARNING", actor, {"reason": reason}, updates=[("override", override)])
             return {"changed": True, "override": override}
@@ -542,7 +541,14 @@ class Backend:
             if bundle in st["quarantined_bundles"]:
                 return {"changed": False, "quarantined_bundles": st["quarantined_bundles"]}
             bundles = sorted(st["quarantined_bundles"] + [bundle])
-            change("bundle.quarantined", "WARNING", actor, {"bundle_id": bundle, "reason": reason}, updates=[("quarantined_bundles", bundles)], counters=["quarantine_total"])
+            change(
+                "bundle.quarantined",
+                "WARNING",
+                actor,
+                {"bundle_id": bundle, "reason": reason},
+                updates=[("quarantined_bundles", bundles)],
+                counters=["quarantine_total"],
+            )
             return {"changed": True, "quarantined_bundles": bundles}
         if action == "bundle/release":
             bundle = string_field(body, "bundle_id")
@@ -561,12 +567,19 @@ class Backend:
                 raise ApiError(409, "safe mode is enabled: execution blocked")
             if outcome == "success":
                 change(
-                    "executor.run_succeeded", "INFO", actor, {"bundle_id": bundle},
-                    updates=[("last_success", time.time())], counters=["decisions_total", "decisions_traced_total"],
+                    "executor.run_succeeded",
+                    "INFO",
+                    actor,
+                    {"bundle_id": bundle},
+                    updates=[("last_success", time.time())],
+                    counters=["decisions_total", "decisions_traced_total"],
                 )
             else:
                 change(
-                    "executor.run_failed", "ERROR", actor, {"bundle_id": bundle, "error": "drill"},
+                    "executor.run_failed",
+                    "ERROR",
+                    actor,
+                    {"bundle_id": bundle, "error": "drill"},
                     counters=["executor_failures_total", "decisions_total", "decisions_traced_total"],
                 )
             return {"changed": True, "outcome": outcome}
@@ -608,6 +621,7 @@ ROUTES = {
     ("POST", "/api/safe-mode/enable"): ("safe_mode_enable", "write"),
     ("POST", "/api/safe-mode/disable"): ("safe_mode_disable", "write"),
 }
+ROUTE_PATHS = {path for _method, path in ROUTES}
 DRILL_PREFIX = "/api/drill/"
 
 
@@ -646,7 +660,7 @@ class Handler(BaseHTTPRequestHandler):
     def _dispatch(self, method):
         started = time.perf_counter()
         path = urlsplit(self.path).path
-        route = path if any(p == path for _, p in ROUTES) else ("/api/drill" if path.startswith(DRILL_PREFIX) else "other")
+        route = path if path in ROUTE_PATHS else ("/api/drill" if path.startswith(DRILL_PREFIX) else "other")
         try:
             self._handle(method, path)
         except ApiError as err:
@@ -665,7 +679,7 @@ class Handler(BaseHTTPRequestHandler):
         else:
             found = ROUTES.get((method, path))
             if not found:
-                if any(p == path for _, p in ROUTES):
+                if path in ROUTE_PATHS:
                     raise ApiError(405, f"{method} is not allowed on {path}")
                 raise ApiError(404, f"no such endpoint: {path[:128]}")
             name, access = found
@@ -691,14 +705,14 @@ class Handler(BaseHTTPRequestHandler):
         actor = f"api:{role}"
         if name in ("safe_mode_enable", "safe_mode_disable"):
             return self._json(200, b.set_safe_mode(name == "safe_mode_enable", reason_of(body), actor))
-        return self._json(200, b.drill(path[len(DRILL_PREFIX):], body, actor))
+        return self._json(200, b.drill(path[len(DRILL_PREFIX) :], body, actor))
 
     def _authenticate(self, access):
         """Return the caller's role; raise 401 (no or wrong token) or 403 (read token on a write)."""
         if access == "public" or not self.tokens or (access == "metrics" and not self.protect_metrics):
             return "admin" if not self.tokens else "anonymous"
         header = self.headers.get("Authorization", "")
-        scheme, _, presented = header.partition(" ")
+        scheme, _sep, presented = header.partition(" ")
         role = None
         if scheme.lower() == "bearer" and presented:
             for name, token in self.tokens.items():
@@ -748,7 +762,7 @@ class Handler(BaseHTTPRequestHandler):
 
     def log_message(self, format, *args):  # noqa: A002 - the stdlib's signature
         # Request lines only; headers (and so tokens) are never logged.
-        sys.stderr.write("%s %s\n" % (self.address_string(), format % args))
+        sys.stderr.write(f"{self.address_string()} {format % args}\n")
 
 
 def read_token(path, what):

@@ -9,7 +9,7 @@ import socket
 import subprocess
 import sys
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import requests
@@ -28,8 +28,7 @@ class Backend:
         self.state = tmp_path / "state"
         (tmp_path / "admin").write_text(ADMIN + "\n")
         (tmp_path / "reader").write_text(READER + "\n")
-        self.args = ["--state-dir", str(self.state), "--token-file", str(tmp_path / "admin"),
-                     "--read-token-file", str(tmp_path / "reader"), *extra]
+        self.args = ["--state-dir", str(self.state), "--token-file", str(tmp_path / "admin"), "--read-token-file", str(tmp_path / "reader"), *extra]
         self.env = {**os.environ, **(env or {})}
         self.proc = None
         self.start()
@@ -38,8 +37,7 @@ class Backend:
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             self.port = s.getsockname()[1]
-        self.proc = subprocess.Popen([sys.executable, SERVER, "--port", str(self.port), *self.args, *more],
-                                     env=self.env, stderr=subprocess.PIPE, text=True)
+        self.proc = subprocess.Popen([sys.executable, SERVER, "--port", str(self.port), *self.args, *more], env=self.env, stderr=subprocess.PIPE, text=True)
         for line in self.proc.stderr:
             if line.startswith("listening on"):
                 return
@@ -69,8 +67,7 @@ class Backend:
 
     def metrics(self, path="/metrics"):
         text = requests.get(self.url(path), timeout=10).text
-        return {line.split(" ")[0]: float(line.split(" ")[1]) for line in text.splitlines()
-                if line and not line.startswith("#")}
+        return {line.split(" ")[0]: float(line.split(" ")[1]) for line in text.splitlines() if line and not line.startswith("#")}
 
     def events(self, **filters):
         body = {**ALL_TIME, "limit": 100000, **filters}
@@ -96,14 +93,30 @@ def verify_chain(events, prev=GENESIS):
 
 
 # ---- metrics -----------------------------------------------------------------------------------
-SOVEREIGN = {"sovereign_override_active", "sovereign_override_activated_timestamp_seconds",
-             "sovereign_bundles_quarantined", "sovereign_axe_trust_violations_total",
-             "sovereign_preflight_failures_total", 'sovereign_mode_info{mode="ONLINE"}'}
-BRAIN = {"brain_mode_current", "brain_mode_switch_total", "brain_override_active", "brain_quarantine_total",
-         "brain_executor_failures_total", "brain_last_success_timestamp", "brain_safe_mode_enabled",
-         "brain_authn_failures_total", "brain_authz_denials_total", "brain_policy_violations_total",
-         "brain_trace_completeness_ratio", "brain_executions_blocked_total", "brain_decisions_total",
-         "brain_audit_last_seq"}
+SOVEREIGN = {
+    "sovereign_override_active",
+    "sovereign_override_activated_timestamp_seconds",
+    "sovereign_bundles_quarantined",
+    "sovereign_axe_trust_violations_total",
+    "sovereign_preflight_failures_total",
+    'sovereign_mode_info{mode="ONLINE"}',
+}
+BRAIN = {
+    "brain_mode_current",
+    "brain_mode_switch_total",
+    "brain_override_active",
+    "brain_quarantine_total",
+    "brain_executor_failures_total",
+    "brain_last_success_timestamp",
+    "brain_safe_mode_enabled",
+    "brain_authn_failures_total",
+    "brain_authz_denials_total",
+    "brain_policy_violations_total",
+    "brain_trace_completeness_ratio",
+    "brain_executions_blocked_total",
+    "brain_decisions_total",
+    "brain_audit_last_seq",
+}
 
 
 @pytest.mark.parametrize("path,names", [("/api/sovereign-mode/metrics", SOVEREIGN), ("/metrics", BRAIN)])
@@ -112,12 +125,12 @@ def test_metrics_expose_the_contract_and_pass_promtool(backend, path, names):
     assert names <= set(backend.metrics(path))
     text = requests.get(backend.url(path), timeout=10)
     assert text.headers["Content-Type"].startswith("text/plain; version=0.0.4")
-    lint = subprocess.run(["promtool", "check", "metrics"], input=text.text, capture_output=True, text=True)
+    lint = subprocess.run(["promtool", "check", "metrics"], input=text.text, capture_output=True, text=True, check=False)
     assert lint.returncode == 0, lint.stdout + lint.stderr
 
 
 def test_latency_histogram_counts_requests(backend):
-    for _ in range(3):
+    for _attempt in range(3):
         backend.ok("GET", "/api/safe-mode/status")
     m = backend.metrics()
     assert m['brain_request_duration_seconds_count{route="/api/safe-mode/status"}'] == 3
@@ -129,9 +142,15 @@ def test_health_is_public(backend):
 
 
 # ---- auth --------------------------------------------------------------------------------------
-API = [("GET", "/api/safe-mode/status"), ("POST", "/api/safe-mode/enable"), ("POST", "/api/safe-mode/disable"),
-       ("POST", "/api/sovereign-mode/audit/export"), ("POST", "/api/sovereign-mode/evidence/export"),
-       ("POST", "/api/sovereign-mode/evidence/verify"), ("POST", "/api/drill/override/activate")]
+API = [
+    ("GET", "/api/safe-mode/status"),
+    ("POST", "/api/safe-mode/enable"),
+    ("POST", "/api/safe-mode/disable"),
+    ("POST", "/api/sovereign-mode/audit/export"),
+    ("POST", "/api/sovereign-mode/evidence/export"),
+    ("POST", "/api/sovereign-mode/evidence/verify"),
+    ("POST", "/api/drill/override/activate"),
+]
 
 
 @pytest.mark.parametrize("method,path", API)
@@ -168,8 +187,7 @@ def test_without_a_token_file_the_api_is_open(tmp_path):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    proc = subprocess.Popen([sys.executable, SERVER, "--port", str(port), "--state-dir", str(proc_state)],
-                            stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen([sys.executable, SERVER, "--port", str(port), "--state-dir", str(proc_state)], stderr=subprocess.PIPE, text=True)
     try:
         assert proc.stderr.readline().startswith("listening on")
         r = requests.post(f"http://127.0.0.1:{port}/api/safe-mode/enable", json={"reason": "open"}, timeout=5)
@@ -179,13 +197,16 @@ def test_without_a_token_file_the_api_is_open(tmp_path):
         proc.wait(10)
 
 
-@pytest.mark.parametrize("args,message", [
-    (["--token-file", "/nonexistent/token"], "cannot read token file /nonexistent/token"),
-    (["--read-token-file", "/tmp/x"], "--read-token-file needs --token-file"),
-    (["--seed-events", "-1"], "--seed-events must be >= 0"),
-])
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["--token-file", "/nonexistent/token"], "cannot read token file /nonexistent/token"),
+        (["--read-token-file", "/tmp/x"], "--read-token-file needs --token-file"),
+        (["--seed-events", "-1"], "--seed-events must be >= 0"),
+    ],
+)
 def test_bad_start_options_fail_clearly(tmp_path, args, message):
-    r = subprocess.run([sys.executable, SERVER, "--state-dir", str(tmp_path / "s"), *args], capture_output=True, text=True)
+    r = subprocess.run([sys.executable, SERVER, "--state-dir", str(tmp_path / "s"), *args], capture_output=True, text=True, check=False)
     assert r.returncode != 0
     assert message in r.stderr
 
@@ -204,7 +225,9 @@ def test_safe_mode_is_idempotent_and_each_change_audited(backend):
     assert backend.ok("POST", "/api/safe-mode/disable", {"reason": "x"})["changed"] is False
     events = backend.events(event_types=["system.safe_mode_enabled", "system.safe_mode_disabled"])
     assert [(e["event_type"], e["details"]["reason"]) for e in events] == [
-        ("system.safe_mode_enabled", "INC-42 freeze"), ("system.safe_mode_disabled", "INC-42 resolved")]
+        ("system.safe_mode_enabled", "INC-42 freeze"),
+        ("system.safe_mode_disabled", "INC-42 resolved"),
+    ]
 
 
 @pytest.mark.parametrize("body", [{}, {"reason": ""}, {"reason": "   "}, {"reason": 5}, {"reason": "x" * 501}])
@@ -241,8 +264,7 @@ def test_audit_export_pages_by_cursor_and_chains_across_pages(tmp_path):
     try:
         seen, cursor, prev, pages = [], 0, GENESIS, 0
         while True:
-            r = b.call("POST", "/api/sovereign-mode/audit/export", {**ALL_TIME, "cursor": cursor, "limit": 1000},
-                       headers={"Accept": "application/x-ndjson"})
+            r = b.call("POST", "/api/sovereign-mode/audit/export", {**ALL_TIME, "cursor": cursor, "limit": 1000}, headers={"Accept": "application/x-ndjson"})
             assert r.status_code == 200 and r.headers["Content-Type"] == "application/x-ndjson"
             assert r.headers["X-Brain-Content-Hash"] == hashlib.sha256(r.content).hexdigest()
             events = [json.loads(line) for line in r.content.splitlines()]
@@ -262,7 +284,7 @@ def test_audit_export_pages_by_cursor_and_chains_across_pages(tmp_path):
 def test_audit_export_by_day_is_a_contiguous_chain_segment(tmp_path):
     b = Backend(tmp_path, "--seed-events", "3000", "--seed-days", "3", "--seed", "1")
     try:
-        day = (datetime.now(timezone.utc) - timedelta(days=1)).date()
+        day = (datetime.now(UTC) - timedelta(days=1)).date()
         window = {"start_time": f"{day}T00:00:00Z", "end_time": f"{day + timedelta(days=1)}T00:00:00Z"}
         events = b.events(**window)
         assert 900 < len(events) < 1100
@@ -282,20 +304,23 @@ def test_audit_export_filters_types_and_can_omit_hashes(backend):
     assert "hash" not in only[0] and "prev_hash" not in only[0] and only[0]["details"] == {"bundle_id": "b-1"}
 
 
-@pytest.mark.parametrize("body,message", [
-    ({}, "start_time must be an ISO 8601 string"),
-    ({"start_time": "yesterday", "end_time": "2100-01-01T00:00:00Z"}, "start_time is not an ISO 8601 timestamp"),
-    ({"start_time": "2026-01-01T00:00:00", "end_time": "2100-01-01T00:00:00Z"}, "start_time must carry a time zone"),
-    ({"start_time": "2026-01-02T00:00:00Z", "end_time": "2026-01-01T00:00:00Z"}, "start_time must be before end_time"),
-    ({**ALL_TIME, "limit": 0}, "limit must be an integer from 1 to 100000"),
-    ({**ALL_TIME, "limit": 100001}, "limit must be an integer from 1 to 100000"),
-    ({**ALL_TIME, "limit": "10"}, "limit must be an integer"),
-    ({**ALL_TIME, "cursor": -1}, "cursor must be a non-negative integer"),
-    ({**ALL_TIME, "cursor": True}, "cursor must be a non-negative integer"),
-    ({**ALL_TIME, "event_types": "a"}, "event_types must be a list"),
-    ({**ALL_TIME, "event_types": [1]}, "event_types must be a list"),
-    ({**ALL_TIME, "include_hash": "yes"}, "include_hash must be a boolean"),
-])
+@pytest.mark.parametrize(
+    "body,message",
+    [
+        ({}, "start_time must be an ISO 8601 string"),
+        ({"start_time": "yesterday", "end_time": "2100-01-01T00:00:00Z"}, "start_time is not an ISO 8601 timestamp"),
+        ({"start_time": "2026-01-01T00:00:00", "end_time": "2100-01-01T00:00:00Z"}, "start_time must carry a time zone"),
+        ({"start_time": "2026-01-02T00:00:00Z", "end_time": "2026-01-01T00:00:00Z"}, "start_time must be before end_time"),
+        ({**ALL_TIME, "limit": 0}, "limit must be an integer from 1 to 100000"),
+        ({**ALL_TIME, "limit": 100001}, "limit must be an integer from 1 to 100000"),
+        ({**ALL_TIME, "limit": "10"}, "limit must be an integer"),
+        ({**ALL_TIME, "cursor": -1}, "cursor must be a non-negative integer"),
+        ({**ALL_TIME, "cursor": True}, "cursor must be a non-negative integer"),
+        ({**ALL_TIME, "event_types": "a"}, "event_types must be a list"),
+        ({**ALL_TIME, "event_types": [1]}, "event_types must be a list"),
+        ({**ALL_TIME, "include_hash": "yes"}, "include_hash must be a boolean"),
+    ],
+)
 def test_audit_export_rejects_bad_input(backend, body, message):
     r = backend.call("POST", "/api/sovereign-mode/audit/export", body)
     assert r.status_code == 400
@@ -336,12 +361,15 @@ def test_evidence_verify_detects_any_change(backend):
     assert result["valid"] is False and result["computed_hash"] != result["content_hash"]
 
 
-@pytest.mark.parametrize("path,body,message", [
-    ("/api/sovereign-mode/evidence/export", {}, "scope must be one of AUDIT, INVESTOR, INTERNAL"),
-    ("/api/sovereign-mode/evidence/export", {"scope": "ALL"}, "scope must be one of"),
-    ("/api/sovereign-mode/evidence/export", {"scope": "AUDIT", "start_time": "x"}, "start_time is not an ISO 8601"),
-    ("/api/sovereign-mode/evidence/verify", {"scope": "AUDIT"}, "carrying its content_hash"),
-])
+@pytest.mark.parametrize(
+    "path,body,message",
+    [
+        ("/api/sovereign-mode/evidence/export", {}, "scope must be one of AUDIT, INVESTOR, INTERNAL"),
+        ("/api/sovereign-mode/evidence/export", {"scope": "ALL"}, "scope must be one of"),
+        ("/api/sovereign-mode/evidence/export", {"scope": "AUDIT", "start_time": "x"}, "start_time is not an ISO 8601"),
+        ("/api/sovereign-mode/evidence/verify", {"scope": "AUDIT"}, "carrying its content_hash"),
+    ],
+)
 def test_evidence_rejects_bad_input(backend, path, body, message):
     r = backend.call("POST", path, body)
     assert r.status_code == 400 and message in r.json()["error"]
@@ -401,9 +429,16 @@ def test_drills_are_off_unless_enabled(tmp_path):
         b.stop()
 
 
-@pytest.mark.parametrize("action,body", [("nope", {}), ("mode/switch", {"mode": "FAST"}),
-                                         ("executor/run", {"outcome": "maybe"}), ("bundle/quarantine", {"reason": "x"}),
-                                         ("override/activate", {})])
+@pytest.mark.parametrize(
+    "action,body",
+    [
+        ("nope", {}),
+        ("mode/switch", {"mode": "FAST"}),
+        ("executor/run", {"outcome": "maybe"}),
+        ("bundle/quarantine", {"reason": "x"}),
+        ("override/activate", {}),
+    ],
+)
 def test_drills_reject_bad_input(backend, action, body):
     assert backend.call("POST", f"/api/drill/{action}", body).status_code in (400, 404)
 
@@ -438,7 +473,7 @@ def test_seeded_history_is_spread_and_monotonic(tmp_path):
         stamps = [e["timestamp"] for e in events]
         assert len(events) == 1000 and stamps == sorted(stamps)
         first = datetime.fromisoformat(stamps[0])
-        assert timedelta(days=4.9) < datetime.now(timezone.utc) - first < timedelta(days=5.1)
+        assert timedelta(days=4.9) < datetime.now(UTC) - first < timedelta(days=5.1)
         verify_chain(events)
     finally:
         b.stop()
@@ -447,8 +482,9 @@ def test_seeded_history_is_spread_and_monotonic(tmp_path):
 # ---- bad input never crashes it ----------------------------------------------------------------
 @pytest.mark.parametrize("data", [b"{", b"[]", b"null", b"\xff\xfe", b'"text"', b"1e999999"])
 def test_malformed_bodies_get_a_json_400(backend, data):
-    r = requests.post(backend.url("/api/sovereign-mode/audit/export"), data=data, timeout=5,
-                      headers={"Authorization": f"Bearer {ADMIN}", "Content-Type": "application/json"})
+    r = requests.post(
+        backend.url("/api/sovereign-mode/audit/export"), data=data, timeout=5, headers={"Authorization": f"Bearer {ADMIN}", "Content-Type": "application/json"}
+    )
     assert r.status_code == 400 and r.json()["status"] == 400
 
 
@@ -473,7 +509,7 @@ def test_tokens_never_reach_the_log(tmp_path):
     b.call("GET", "/api/safe-mode/status")
     b.call("GET", "/api/safe-mode/status", token="wrong-secret")
     b.proc.terminate()
-    _, err = b.proc.communicate(timeout=10)
+    err = b.proc.communicate(timeout=10)[1]
     assert ADMIN not in err and "wrong-secret" not in err
 
 

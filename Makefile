@@ -1,0 +1,33 @@
+# Two commands do everything on a fresh machine (as root):
+#   make site   bring up the local test hosts and deploy onto them (the main job)
+#   make test   the whole test suite: lint, sanity, unit and reference-backend tests, Molecule
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+export BRAIN_OA_WORK ?= /var/tmp/brain-ops-assurance
+ENV := . $(BRAIN_OA_WORK)/env.sh &&
+# Every scenario but `site`, which is the main job's and stays up.
+SCENARIOS := reference_backend
+
+.PHONY: test site bootstrap lint sanity unit molecule
+
+test: bootstrap lint sanity unit molecule
+
+site:
+	tests/harness/site.sh
+
+bootstrap:
+	tests/harness/bootstrap.sh
+
+lint:
+	$(ENV) ruff check . && ruff format --check .
+	$(ENV) yamllint --strict .
+	$(ENV) ANSIBLE_ROLES_PATH=tests/roles ansible-lint --offline
+
+sanity:
+	$(ENV) tests/harness/sanity.sh
+
+unit:
+	$(ENV) pytest
+
+molecule:
+	$(ENV) for s in $(SCENARIOS); do molecule test -s $$s; done
