@@ -6,7 +6,7 @@ SHELL := /bin/bash
 export BRAIN_OA_WORK ?= /var/tmp/brain-ops-assurance
 ENV := . $(BRAIN_OA_WORK)/env.sh &&
 # Every scenario but `site`, which is the main job's and stays up.
-SCENARIOS := reference_backend
+SCENARIOS := reference_backend prometheus
 
 .PHONY: test site bootstrap lint sanity unit molecule
 

@@ -18,7 +18,7 @@ def readme_table():
 
 
 def shipped(names):
-    """(kind, name) of every role, module, playbook, script and doc in the tarball."""
+    """(kind, name) of every role, module, filter, playbook, script and doc in the tarball."""
     found = set()
     for name in names:
         parts = name.split("/")
@@ -26,6 +26,8 @@ def shipped(names):
             found.add(("role", f"brain.ops_assurance.{parts[1]}"))
         elif parts[:2] == ["plugins", "modules"] and name.endswith(".py") and not parts[-1].startswith("_"):
             found.add(("module", f"brain.ops_assurance.{Path(name).stem}"))
+        elif parts[:2] == ["plugins", "filter"] and name.endswith(".py"):
+            found.add(("filter", f"brain.ops_assurance.{Path(name).stem}"))
         elif parts[0] == "playbooks" and name.endswith(".yml") and len(parts) == 2:
             found.add(("playbook", f"brain.ops_assurance.{Path(name).stem}"))
         elif parts[0] == "scripts" and len(parts) == 2:

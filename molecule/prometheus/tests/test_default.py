@@ -1,0 +1,134 @@
+"""Prometheus and Alertmanager watching the reference backend, on real systemd hosts."""
+
+import json
+import time
+
+import pytest
+import testinfra
+
+GROUPS = ["brain-evidence", "brain-governance", "brain-meta", "brain-operations", "brain-security-slo"]
+monitor = testinfra.get_host("podman://prom-monitor")
+archive = testinfra.get_host("podman://prom-archive")
+backend = testinfra.get_host("podman://prom-backend")
+
+# Runs on the backend host; reads the token from its file so it never appears in argv or ps.
+DRILL = """
+import json, sys, urllib.request
+req = urllib.request.Request("http://127.0.0.1:8000/api/drill/" + sys.argv[1], method="POST",
+                             data=json.dumps({"reason": "molecule"}).encode())
+req.add_header("Authorization", "Bearer " + open("/etc/brain-backend/token").read().strip())
+print(urllib.request.urlopen(req, timeout=10).read().decode())
+"""
+
+
+# Prometheus's API on a host, with basic auth where the role set it up (password read on the host).
+GET = """
+import base64, os, sys, urllib.request
+req = urllib.request.Request("http://127.0.0.1:9090" + sys.argv[1])
+if os.path.exists("/etc/prometheus/web-client-password"):
+    secret = base64.b64encode(b"ops:" + open("/etc/prometheus/web-client-password", "rb").read()).decode()
+    req.add_header("Authorization", "Basic " + secret)
+print(urllib.request.urlopen(req, timeout=10).read().decode())
+"""
+
+
+def get(host, path):
+    return host.check_output("python3 -c %s %s", GET, path)
+
+
+def api(host, path):
+    return json.loads(get(host, path))
+
+
+def journal(host, unit):
+    return host.run(f"journalctl -u {unit} --no-pager -n 40").stdout
+
+
+@pytest.mark.parametrize("host,unit", [(monitor, "prometheus"), (monitor, "prometheus-alertmanager"), (archive, "prometheus")])
+def test_services_run(host, unit):
+    svc = host.service(unit)
+    assert svc.is_running and svc.is_enabled, journal(host, unit)
+
+
+@pytest.mark.parametrize("host", [monitor, archive])
+def test_ready_and_both_targets_up(host):
+    assert get(host, "/-/ready").startswith("Prometheus Server is Ready")
+    for _attempt in range(30):
+        targets = api(host, "/api/v1/targets")["data"]["activeTargets"]
+        health = {t["labels"]["job"]: t["health"] for t in targets}
+        if all(health.get(job) == "up" for job in ("brain-governance", "brain-operations", "prometheus")):
+            break
+        time.sleep(1)
+    assert health["brain-governance"] == health["brain-operations"] == health["prometheus"] == "up", targets
+
+
+@pytest.mark.parametrize("host", [monitor, archive])
+def test_governance_metric_is_queryable(host):
+    result = api(host, "/api/v1/query?query=sovereign_override_active")["data"]["result"]
+    assert result and result[0]["metric"]["job"] == "brain-governance"
+
+
+@pytest.mark.parametrize("host", [monitor, archive])
+def test_every_rule_group_is_loaded(host):
+    groups = api(host, "/api/v1/rules")["data"]["groups"]
+    assert sorted(g["name"] for g in groups) == GROUPS
+    assert all(g["rules"] and all(r["health"] != "err" for r in g["rules"]) for g in groups)
+
+
+def test_listeners_are_loopback_only():
+    listening = monitor.check_output("ss -Htlnp")
+    assert "127.0.0.1:9090" in listening and "127.0.0.1:9093" in listening
+    for line in listening.splitlines():
+        if "prometheus" in line:
+            assert " 127.0.0.1:" in line, line
+    assert ":9094" not in listening  # no Alertmanager gossip port
+
+
+def test_scrape_token_is_protected():
+    token = monitor.file("/etc/prometheus/brain-token")
+    assert (token.user, token.group, token.mode) == ("root", "prometheus", 0o640)
+    config = monitor.file("/etc/prometheus/prometheus.yml").content_string
+    assert "credentials_file: /etc/prometheus/brain-token" in config
+    assert token.content_string not in config
+
+
+@pytest.mark.parametrize("host,unit,limit", [(monitor, "prometheus", 2.0), (monitor, "prometheus-alertmanager", 2.0), (archive, "prometheus", 2.0)])
+def test_unit_is_hardened(host, unit, limit):
+    out = host.check_output(f"systemd-analyze security --offline=true --no-pager /etc/systemd/system/{unit}.service")
+    exposure = float(out.strip().splitlines()[-1].split("exposure level for")[1].split(":")[1].split()[0])
+    assert exposure <= limit, out
+
+
+def test_web_config_requires_basic_auth():
+    web = archive.file("/etc/prometheus/web.yml")
+    assert (web.user, web.group, web.mode) == ("root", "prometheus", 0o640)
+    assert archive.check_output("curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:9090/api/v1/targets") == "401"
+    assert monitor.check_output("curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:9090/api/v1/targets") == "200"
+
+
+def test_archive_install_uses_the_release_binaries():
+    assert archive.file("/usr/local/bin/prometheus").linked_to == "/opt/prometheus/prometheus-2.42.0.linux-amd64/prometheus"
+    assert not archive.package("prometheus").is_installed
+
+
+def test_override_alert_fires_and_reaches_alertmanager():
+    backend.check_output("python3 -c %s %s", DRILL, "override/activate")
+    try:
+        deadline = time.time() + 120
+        seen = None
+        while time.time() < deadline:
+            lines = monitor.run("cat /var/lib/webhook-sink/alerts.jsonl").stdout.splitlines()
+            for note in map(json.loads, lines):
+                for alert in note["alerts"]:
+                    if alert["labels"]["alertname"] == "GovernanceOverrideActive" and alert["status"] == "firing":
+                        seen = alert
+            if seen:
+                break
+            time.sleep(2)
+        assert seen, api(monitor, "/api/v1/alerts")
+        assert seen["labels"]["severity"] == "critical"
+        assert seen["annotations"]["runbook_url"].endswith("alerting-policy.md#governanceoverrideactive")
+        firing = [a for a in api(monitor, "/api/v1/alerts")["data"]["alerts"] if a["labels"]["alertname"] == "GovernanceOverrideActive"]
+        assert firing and firing[0]["state"] == "firing"
+    finally:
+        backend.check_output("python3 -c %s %s", DRILL, "override/clear")

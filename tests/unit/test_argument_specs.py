@@ -1,0 +1,52 @@
+"""Every role's argument specs match its defaults, and ansible-doc renders them."""
+
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+ROLES = sorted(p.name for p in (ROOT / "roles").iterdir() if (p / "meta/argument_specs.yml").exists())
+
+
+def defaults(role):
+    base = ROOT / "roles" / role / "defaults"
+    files = [base / "main.yml"] if (base / "main.yml").exists() else sorted((base / "main").glob("*.yml"))
+    merged = {}
+    for f in files:
+        merged.update(yaml.safe_load(f.read_text()) or {})
+    return merged
+
+
+def options(role):
+    return yaml.safe_load((ROOT / "roles" / role / "meta/argument_specs.yml").read_text())["argument_specs"]["main"]["options"]
+
+
+def test_every_role_has_specs():
+    assert ROLES and sorted(p.name for p in (ROOT / "roles").iterdir() if p.is_dir()) == ROLES
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_specs_and_defaults_name_the_same_variables(role):
+    assert sorted(options(role)) == sorted(defaults(role))
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_spec_defaults_equal_the_role_defaults(role):
+    values = defaults(role)
+    for name, spec in options(role).items():
+        if "default" not in spec:
+            # Only large data may leave its default to the defaults file, and must say so.
+            assert spec["type"] in ("list", "dict") and "defaults/main" in str(spec["description"]), name
+            continue
+        assert spec["default"] == values[name], name
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_ansible_doc_renders_the_role(role):
+    r = subprocess.run(["ansible-doc", "-t", "role", f"brain.ops_assurance.{role}"], capture_output=True, text=True, check=False)
+    assert r.returncode == 0, r.stderr
+    assert r.stderr == ""
+    missing = [name for name in options(role) if name not in r.stdout]
+    assert missing == []
