@@ -21,14 +21,17 @@ print(urllib.request.urlopen(req, timeout=10).read().decode())
 """
 
 
-# Prometheus's API on a host, with basic auth where the role set it up (password read on the host).
+# Prometheus's API on a host, over TLS and with basic auth where the role set them up (the
+# password is read on the host, never passed on a command line).
 GET = """
-import base64, os, sys, urllib.request
-req = urllib.request.Request("http://127.0.0.1:9090" + sys.argv[1])
+import base64, os, ssl, sys, urllib.request
+tls = "tls_server_config" in open("/etc/prometheus/web.yml").read() if os.path.exists("/etc/prometheus/web.yml") else False
+req = urllib.request.Request(("https" if tls else "http") + "://127.0.0.1:9090" + sys.argv[1])
 if os.path.exists("/etc/prometheus/web-client-password"):
     secret = base64.b64encode(b"ops:" + open("/etc/prometheus/web-client-password", "rb").read()).decode()
     req.add_header("Authorization", "Basic " + secret)
-print(urllib.request.urlopen(req, timeout=10).read().decode())
+context = ssl.create_default_context(cafile="/etc/prometheus-tls/cert.pem") if tls else None
+print(urllib.request.urlopen(req, timeout=10, context=context).read().decode())
 """
 
 
@@ -99,10 +102,13 @@ def test_unit_is_hardened(host, unit, limit):
     assert exposure <= limit, out
 
 
-def test_web_config_requires_basic_auth():
+def test_web_config_requires_tls_and_basic_auth():
     web = archive.file("/etc/prometheus/web.yml")
     assert (web.user, web.group, web.mode) == ("root", "prometheus", 0o640)
-    assert archive.check_output("curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:9090/api/v1/targets") == "401"
+    code = "curl -s -o /dev/null -w '%{http_code}' --cacert /etc/prometheus-tls/cert.pem https://127.0.0.1:9090/api/v1/targets"
+    assert archive.check_output(code) == "401"
+    # Plain HTTP to a TLS listener: Go's server answers 400 and serves nothing.
+    assert archive.check_output("curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:9090/api/v1/targets") == "400"
     assert monitor.check_output("curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:9090/api/v1/targets") == "200"
 
 

@@ -1,0 +1,88 @@
+"""The prometheus role's configuration data, rendered by Ansible and checked by real promtool."""
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+ROLE = ROOT / "roles" / "prometheus"
+PLAY = """
+- hosts: localhost
+  gather_facts: false
+  vars_files: [{defaults}, {pack}, {vars}]
+  tasks:
+    - ansible.builtin.copy:
+        content: "{{{{ __prometheus_config | to_nice_yaml(sort_keys=False) }}}}"
+        dest: {out}
+"""
+
+
+def render(tmp_path, inventory=None, **settings):
+    """Render __prometheus_config with these settings (as extra vars) and check it with promtool."""
+    out = tmp_path / "prometheus.yml"
+    play = tmp_path / "play.yml"
+    play.write_text(PLAY.format(defaults=ROLE / "defaults/main/main.yml", pack=ROLE / "defaults/main/rule_pack.yml", vars=ROLE / "vars/main.yml", out=out))
+    cmd = ["ansible-playbook", str(play), "-e", json.dumps(settings)] + (["-i", str(inventory)] if inventory else [])
+    r = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    assert r.returncode == 0, r.stdout[-2000:]
+    lint = subprocess.run(["promtool", "check", "config", "--syntax-only", str(out)], capture_output=True, text=True, check=False)
+    assert lint.returncode == 0, lint.stdout + lint.stderr
+    return yaml.safe_load(out.read_text())
+
+
+def jobs(config):
+    return {job["job_name"]: job for job in config["scrape_configs"]}
+
+
+def test_defaults_scrape_the_backend_group_and_itself(tmp_path):
+    config = render(tmp_path, prometheus_brain_targets=["b1:8000", "b2:8000"])
+    found = jobs(config)
+    assert sorted(found) == ["brain-governance", "brain-operations", "prometheus"]
+    assert found["brain-governance"]["metrics_path"] == "/api/sovereign-mode/metrics"
+    assert found["brain-governance"]["scrape_interval"] == "30s"
+    assert found["brain-operations"]["metrics_path"] == "/metrics"
+    assert found["brain-operations"]["static_configs"] == [{"targets": ["b1:8000", "b2:8000"]}]
+    assert "authorization" not in found["brain-governance"]
+    assert found["prometheus"]["static_configs"] == [{"targets": ["127.0.0.1:9090"]}]
+    assert config["rule_files"] == ["/etc/prometheus/rules/*.yml"]
+    assert "alerting" not in config and "remote_write" not in config
+
+
+def test_every_option_reaches_the_configuration(tmp_path):
+    config = render(
+        tmp_path,
+        prometheus_brain_targets=["b1:8000"],
+        prometheus_brain_token="t",
+        prometheus_brain_scheme="https",
+        prometheus_file_sd_targets={"node": [{"targets": ["db-1:9100"]}], "blackbox": []},
+        prometheus_external_labels={"site": "eu-1"},
+        prometheus_remote_write=[{"url": "https://mimir.example.org/api/v1/push"}],
+        prometheus_alertmanager_targets=["127.0.0.1:9093"],
+        prometheus_scrape_configs=[{"job_name": "extra", "static_configs": [{"targets": ["x:1"]}]}],
+        prometheus_web_listen_address="0.0.0.0:9090",
+        prometheus_web_config={"basic_auth_users": {"ops": "$2b$10$abcdefghijklmnopqrstuu"}},
+        prometheus_web_client_username="ops",
+        prometheus_web_client_password="pw",
+    )
+    found = jobs(config)
+    assert sorted(found) == ["alertmanager", "blackbox", "brain-governance", "brain-operations", "extra", "node", "prometheus"]
+    assert found["brain-governance"]["authorization"] == {"type": "Bearer", "credentials_file": "/etc/prometheus/brain-token"}
+    assert found["brain-operations"]["scheme"] == "https"
+    assert found["node"]["file_sd_configs"] == [{"files": ["/etc/prometheus/file_sd/node.yml"]}]
+    assert found["prometheus"]["static_configs"] == [{"targets": ["127.0.0.1:9090"]}]  # a wildcard listener is reached on loopback
+    assert found["prometheus"]["basic_auth"] == {"username": "ops", "password_file": "/etc/prometheus/web-client-password"}
+    assert config["global"]["external_labels"] == {"site": "eu-1"}
+    assert config["alerting"] == {"alertmanagers": [{"static_configs": [{"targets": ["127.0.0.1:9093"]}]}]}
+    assert config["remote_write"] == [{"url": "https://mimir.example.org/api/v1/push"}]
+    assert "pw" not in json.dumps(config)
+
+
+@pytest.mark.parametrize("group", [[], ["b8", "b9"]])
+def test_backend_group_hosts_become_targets(tmp_path, group):
+    inventory = tmp_path / "hosts.yml"
+    inventory.write_text(yaml.safe_dump({"all": {"children": {"backends": {"hosts": dict.fromkeys(group)}}}}))
+    targets = jobs(render(tmp_path, inventory))["brain-governance"]["static_configs"][0]["targets"]
+    assert targets == [f"{h}:8000" for h in group]
