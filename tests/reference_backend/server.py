@@ -222,8 +222,8 @@ class Store:
                 raise
             return entry
 
-    def seed(self, count, days, rng):
-        """Append `count` routine events spread evenly over the past `days` days."""
+    def seed(self, count, days, rng, end=None):
+        """Append `count` routine events spread evenly over the `days` days before `end` (now)."""
         if self.last_seq:
             return 0
         kinds = (
@@ -238,8 +238,7 @@ class Store:
         names = [k[0] for k in kinds]
         severity = {k[0]: k[1] for k in kinds}
         weights = [k[2] for k in kinds]
-        now = datetime.now(UTC)
-        start = now - timedelta(days=days)
+        start = (end or datetime.now(UTC)) - timedelta(days=days)
         step = (timedelta(days=days) - timedelta(minutes=1)) / max(count, 1)
         batch = []
         with self.lock:
@@ -786,13 +785,21 @@ def parse_args(argv):
     p.add_argument("--protect-metrics", action="store_true", help="require a token on the metrics endpoints too")
     p.add_argument("--enable-drills", action="store_true", help="enable POST /api/drill/* (tests and tabletop drills)")
     p.add_argument("--seed-events", type=int, default=0, metavar="N", help="on an empty log, add N routine past events")
-    p.add_argument("--seed-days", type=float, default=7.0, metavar="D", help="spread seeded events over the past D days")
+    p.add_argument("--seed-days", type=float, default=7.0, metavar="D", help="spread seeded events over the D days before --seed-end")
+    p.add_argument("--seed-end", metavar="TIME", help="end of the seeded span, ISO 8601 with a zone, not in the future (default: now)")
     p.add_argument("--seed", type=int, default=None, help="random seed for --seed-events")
     args = p.parse_args(argv)
     if args.read_token_file and not args.token_file:
         p.error("--read-token-file needs --token-file")
     if args.seed_events < 0 or args.seed_days <= 0:
         p.error("--seed-events must be >= 0 and --seed-days > 0")
+    if args.seed_end:
+        try:
+            args.seed_end = datetime.fromisoformat(args.seed_end)
+        except ValueError:
+            p.error(f"--seed-end is not an ISO 8601 time: {args.seed_end!r}")
+        if args.seed_end.tzinfo is None or args.seed_end > datetime.now(UTC):
+            p.error("--seed-end must carry a time zone and not be in the future")
     return args
 
 
@@ -801,7 +808,7 @@ def main(argv=None):
     os.makedirs(args.state_dir, mode=0o700, exist_ok=True)
     store = Store(os.path.join(args.state_dir, "brain.sqlite3"))
     if args.seed_events:
-        added = store.seed(args.seed_events, args.seed_days, random.Random(args.seed))
+        added = store.seed(args.seed_events, args.seed_days, random.Random(args.seed), args.seed_end)
         if added:
             print(f"seeded {added} events over {args.seed_days:g} days", file=sys.stderr)
     backend = Backend(store, args.enable_drills)

@@ -3,9 +3,7 @@
 import hashlib
 import http.client
 import json
-import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -13,66 +11,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 import requests
-
-SERVER = os.path.join(os.path.dirname(__file__), "server.py")
-ADMIN = "admin-token-for-tests"
-READER = "reader-token-for-tests"
-ALL_TIME = {"start_time": "2000-01-01T00:00:00Z", "end_time": "2100-01-01T00:00:00Z"}
-GENESIS = "0" * 64
-
-
-class Backend:
-    """A server process on a free loopback port; restartable on the same state."""
-
-    def __init__(self, tmp_path, *extra, env=None, tokens=True):
-        self.state = tmp_path / "state"
-        (tmp_path / "admin").write_text(ADMIN + "\n")
-        (tmp_path / "reader").write_text(READER + "\n")
-        auth = ["--token-file", str(tmp_path / "admin"), "--read-token-file", str(tmp_path / "reader")] if tokens else []
-        self.args = ["--state-dir", str(self.state), *auth, *extra]
-        self.env = {**os.environ, **(env or {})}
-        self.proc = None
-        self.start()
-
-    def start(self, *more):
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            self.port = s.getsockname()[1]
-        self.proc = subprocess.Popen([sys.executable, SERVER, "--port", str(self.port), *self.args, *more], env=self.env, stderr=subprocess.PIPE, text=True)
-        for line in self.proc.stderr:
-            if line.startswith("listening on"):
-                return
-        raise AssertionError(f"server did not start (exit {self.proc.wait()})")
-
-    def stop(self):
-        self.proc.terminate()
-        assert self.proc.wait(10) == 0
-
-    def restart(self, *more):
-        self.stop()
-        self.start(*more)
-
-    def url(self, path):
-        return f"http://127.0.0.1:{self.port}{path}"
-
-    def call(self, method, path, body=None, token=ADMIN, **kw):
-        headers = kw.pop("headers", {})
-        if token:
-            headers["Authorization"] = f"Bearer {token}"
-        return requests.request(method, self.url(path), json=body, headers=headers, timeout=30, **kw)
-
-    def ok(self, method, path, body=None, **kw):
-        r = self.call(method, path, body, **kw)
-        assert r.status_code == 200, r.text
-        return r.json()
-
-    def metrics(self, path="/metrics"):
-        text = requests.get(self.url(path), timeout=10).text
-        return {line.split(" ")[0]: float(line.split(" ")[1]) for line in text.splitlines() if line and not line.startswith("#")}
-
-    def events(self, **filters):
-        body = {**ALL_TIME, "limit": 100000, **filters}
-        return [json.loads(line) for line in self.ok("POST", "/api/sovereign-mode/audit/export", body)["content"].splitlines()]
+from helpers.backend import ADMIN, ALL_TIME, GENESIS, READER, SERVER, Backend
 
 
 @pytest.fixture
@@ -198,6 +137,9 @@ def test_without_a_token_file_the_api_is_open(tmp_path):
         (["--token-file", "/nonexistent/token"], "cannot read token file /nonexistent/token"),
         (["--read-token-file", "/tmp/x"], "--read-token-file needs --token-file"),
         (["--seed-events", "-1"], "--seed-events must be >= 0"),
+        (["--seed-end", "yesterday"], "--seed-end is not an ISO 8601 time"),
+        (["--seed-end", "2020-01-01T00:00:00"], "--seed-end must carry a time zone"),
+        (["--seed-end", "2999-01-01T00:00:00Z"], "not be in the future"),
     ],
 )
 def test_bad_start_options_fail_clearly(tmp_path, args, message):
@@ -470,6 +412,15 @@ def test_seeded_history_is_spread_and_monotonic(tmp_path):
         first = datetime.fromisoformat(stamps[0])
         assert timedelta(days=4.9) < datetime.now(UTC) - first < timedelta(days=5.1)
         verify_chain(events)
+    finally:
+        b.stop()
+
+
+def test_seeded_history_can_end_at_a_given_time(tmp_path):
+    b = Backend(tmp_path, "--seed-events", "300", "--seed-days", "3", "--seed-end", "2026-01-10T00:00:00Z")
+    try:
+        stamps = [e["timestamp"] for e in b.events()]
+        assert stamps[0] == "2026-01-07T00:00:00.000000Z" and "2026-01-09T23" < stamps[-1] < "2026-01-10"
     finally:
         b.stop()
 

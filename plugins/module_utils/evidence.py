@@ -1,0 +1,687 @@
+# Copyright: brain.ops_assurance contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Evidence integrity: the one source of the on-disk evidence format and of its verification.
+
+brain-evidence-export writes by these rules; brain-audit verify-log and the evidence_verify
+module check by them. The format is described in docs/evidence-format.md. Standard library only
+(Ed25519 signatures need the optional `cryptography` package), because the same file runs as an
+Ansible module_util on managed hosts and beside the scripts.
+"""
+
+import base64
+import binascii
+import datetime
+import hashlib
+import itertools
+import json
+import mmap
+import multiprocessing
+import os
+import re
+from concurrent.futures import ProcessPoolExecutor
+
+try:
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives.serialization import load_pem_private_key, load_pem_public_key
+
+    HAS_CRYPTOGRAPHY = True
+except ImportError:  # signatures are optional
+    HAS_CRYPTOGRAPHY = False
+
+FORMAT_VERSION = 1
+GENESIS = "0" * 64
+ANCHOR_NAME = "chain-anchor.json"
+EVENT_KEYS = ("actor", "details", "event_id", "event_type", "hash", "prev_hash", "seq", "severity", "timestamp", "trace_id")
+SEVERITIES = ("INFO", "WARNING", "ERROR", "CRITICAL")
+MANIFEST_KEYS = (
+    "chain_head",
+    "chain_prev",
+    "date",
+    "event_count",
+    "file",
+    "file_sha256",
+    "file_size",
+    "first_seq",
+    "format_version",
+    "last_seq",
+    "previous_manifest",
+)
+ANCHOR_KEYS = ("first_date", "format_version", "previous_manifest", "removed")
+NAME_RE = re.compile(r"^(audit-(\d{4}-\d{2}-\d{2})\.jsonl(?:\.sha256)?|manifest-(\d{4}-\d{2}-\d{2})\.json(?:\.sig)?)$")
+HEX64_RE = re.compile(r"^[0-9a-f]{64}$")
+TS_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$")
+MAX_PROBLEMS = 20  # per file: enough to see the shape of the damage, bounded output
+
+# The fast path: one regular expression that accepts a subset of valid event lines (canonical
+# JSON, the contract's members in order, a flat `details` object of at most three keys without
+# escapes, with string, integer, boolean or null values) and captures what the chain checks need.
+# Anything else goes through parse_event(), which is the definition of a valid line. `hash` and
+# `prev_hash` may match any 64 bytes here because the chain checks compare them byte for byte
+# with computed hashes.
+_STR = rb'[^"\\\x00-\x1f]*+(?:\\(?:["\\bfnrt]|u00(?:0[0-7bef]|1[0-9a-f]))[^"\\\x00-\x1f]*+)*+'
+_KEY = rb'"([^"\\\x00-\x1f]*+)":'
+_VALUE = rb'(?:"' + _STR + rb'"|-?(?:0|[1-9][0-9]*+)|true|false|null)'
+_LINE_RE = re.compile(
+    rb'(\{"actor":"'
+    + _STR
+    + rb'","details":\{(?:'
+    + _KEY
+    + _VALUE
+    + rb"(?:,"
+    + _KEY
+    + _VALUE
+    + rb"(?:,"
+    + _KEY
+    + _VALUE
+    + rb'((?:,"'
+    + _STR
+    + rb'":'
+    + _VALUE
+    + rb")*+))?)?)?\}"
+    rb',"event_id":"' + _STR + rb'","event_type":"' + _STR + rb'"),"hash":"((?s:.{64}))"(,"prev_hash":"((?s:.{64}))","seq":([1-9][0-9]*+)'
+    rb',"severity":"(?:INFO|WARNING|ERROR|CRITICAL)","timestamp":"([0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{6}Z)"'
+    rb',"trace_id":(?:null|"' + _STR + rb'")\})\n'
+)
+_NO_MATCH = (None,) * 10
+_BLOCK_SIZE = 1 << 22
+_PARALLEL_MIN_SIZE = 32 << 20  # below this, forking costs more than it saves
+
+
+class EvidenceError(Exception):
+    """A problem with evidence input that is not a verification finding (unreadable, bad key)."""
+
+
+class LineError(ValueError):
+    """An audit line that is not a valid event."""
+
+
+class _DuplicateKey(ValueError):
+    pass
+
+
+def canonical_json(obj):
+    """The one byte form that is hashed and stored: sorted keys, no whitespace, UTF-8."""
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode("utf-8")
+
+
+def chain_hash(entry_bytes, prev_hash):
+    """h_N = SHA256(canonical(entry_N without "hash") || h_{N-1}), both as bytes."""
+    return hashlib.sha256(entry_bytes + prev_hash).hexdigest()
+
+
+def data_name(day):
+    return f"audit-{day}.jsonl"
+
+
+def sidecar_name(day):
+    return data_name(day) + ".sha256"
+
+
+def manifest_name(day):
+    return f"manifest-{day}.json"
+
+
+def signature_name(name):
+    return name + ".sig"
+
+
+def sidecar_text(digest, name):
+    """The sidecar line `sha256sum -c` accepts."""
+    return f"{digest}  {name}\n"
+
+
+def parse_day(value):
+    """A YYYY-MM-DD string to a date; ValueError with a clear message otherwise."""
+    if isinstance(value, str) and len(value) == 10:
+        try:
+            return datetime.date.fromisoformat(value)
+        except ValueError:
+            pass
+    raise ValueError(f"not a date in the form YYYY-MM-DD: {value!r}")
+
+
+def file_sha256(path):
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+# --- audit lines ------------------------------------------------------------------------------
+
+
+def _no_duplicates(pairs):
+    seen = {}
+    for key, value in pairs:
+        if key in seen:
+            raise _DuplicateKey(key)
+        seen[key] = value
+    return seen
+
+
+def _reject_constant(name):
+    raise ValueError(f"{name} is not JSON")
+
+
+def parse_event(line):
+    """Parse one stored line (bytes, without its newline) into an event, or raise LineError.
+
+    This is the definition of a valid line: UTF-8 JSON without duplicate keys, exactly the
+    contract's members with their types, and byte-identical to its canonical form.
+    """
+    try:
+        text = line.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise LineError(f"not valid UTF-8 at byte {err.start}") from None
+    try:
+        event = json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_reject_constant)
+    except _DuplicateKey as err:
+        raise LineError(f"duplicate key {json.dumps(err.args[0])}") from None
+    except ValueError as err:
+        raise LineError("not valid JSON (%s)" % (getattr(err, "msg", None) or err)) from None
+    if not isinstance(event, dict):
+        raise LineError("not a JSON object")
+    keys = set(event)
+    if keys != set(EVENT_KEYS):
+        missing, extra = sorted(set(EVENT_KEYS) - keys), sorted(keys - set(EVENT_KEYS))
+        raise LineError("members differ from the contract (missing: {}; unexpected: {})".format(", ".join(missing) or "none", ", ".join(extra) or "none"))
+    for key in ("actor", "event_id", "event_type"):
+        if not isinstance(event[key], str):
+            raise LineError(f"{key} is not a string")
+    if not isinstance(event["details"], dict):
+        raise LineError("details is not an object")
+    for key in ("hash", "prev_hash"):
+        if not isinstance(event[key], str) or not HEX64_RE.match(event[key]):
+            raise LineError(f"{key} is not 64 lower-case hex digits")
+    if not isinstance(event["seq"], int) or isinstance(event["seq"], bool) or event["seq"] < 1:
+        raise LineError("seq is not a positive integer")
+    if event["severity"] not in SEVERITIES:
+        raise LineError("severity is not one of {}".format(", ".join(SEVERITIES)))
+    if not isinstance(event["timestamp"], str) or not TS_RE.match(event["timestamp"]):
+        raise LineError("timestamp is not UTC in the form YYYY-MM-DDTHH:MM:SS.ffffffZ")
+    if event["trace_id"] is not None and not isinstance(event["trace_id"], str):
+        raise LineError("trace_id is neither a string nor null")
+    if canonical_json(event) != line:
+        raise LineError("not in canonical form (whitespace, key order or escaping differ)")
+    return event
+
+
+def _slow_fields(line):
+    """hash, prev_hash, seq, timestamp and the hashed entry of a line, through parse_event()."""
+    event = parse_event(line)
+    entry = canonical_json({k: v for k, v in event.items() if k != "hash"})
+    return event["hash"].encode(), event["prev_hash"].encode(), event["seq"], event["timestamp"].encode(), entry
+
+
+class Chain:
+    """The state of a hash-chain check: events counted, the first and last event, problems."""
+
+    __slots__ = ("count", "first", "last", "lines", "malformed", "problems", "total_problems")
+
+    def __init__(self):
+        self.lines = 0  # lines read, valid or not
+        self.count = 0  # valid events
+        self.malformed = 0  # lines that are not valid events (as opposed to altered ones)
+        self.first = None  # (seq, prev_hash, timestamp) of the first event
+        self.last = None  # (seq, hash, timestamp) of the last event
+        self.problems = []
+        self.total_problems = 0
+
+    def problem(self, lineno, message):
+        self.total_problems += 1
+        if len(self.problems) < MAX_PROBLEMS:
+            self.problems.append((lineno, message))
+
+    def link(self, lineno, last, seq, prev_hash, ts):
+        """Report how an event fails to follow `last` (the event before it)."""
+        last_seq, last_hash, last_ts = last
+        if prev_hash != last_hash:
+            self.problem(lineno, f"chain broken: prev_hash {prev_hash[:12].decode()}... is not the hash of the event before it ({last_hash[:12].decode()}...)")
+        if seq != last_seq + 1:
+            self.problem(lineno, f"seq {seq} follows seq {last_seq}")
+        if ts < last_ts:
+            self.problem(lineno, f"timestamp {ts.decode()} is earlier than the event before it ({last_ts.decode()})")
+
+    def join(self, other):
+        """Append the state of the next part of the same file (parallel verification)."""
+        offset = self.lines
+        if other.first is not None and self.last is not None:
+            self.link(offset + 1, self.last, *other.first)
+        self.first = self.first or other.first
+        self.last = other.last or self.last
+        self.lines += other.lines
+        self.count += other.count
+        self.malformed += other.malformed
+        self.total_problems += other.total_problems
+        self.problems.extend((n + offset, m) for n, m in other.problems[: MAX_PROBLEMS - len(self.problems)])
+
+    def messages(self):
+        found = [f"line {n}: {m}" for n, m in sorted(self.problems)]
+        if self.total_problems > len(found):
+            found.append(f"... and {self.total_problems - len(found)} more problems")
+        return found
+
+
+def verify_lines(buf, start, end, day=None):
+    """Verify the event lines in buf[start:end] (whole lines) and return the Chain state;
+    problems are numbered from the range's first line."""
+    chain = Chain()
+    day = day.encode() if day else None
+    match, sha256 = _LINE_RE.match, hashlib.sha256
+    lineno, first, last, skipped = 1, None, None, 0
+    while start < end:
+        stop = min(start + _BLOCK_SIZE, end)
+        stop = buf.find(b"\n", stop - 1, end) + 1 or end
+        block = buf[start:stop]
+        start = stop
+        if not block.endswith(b"\n"):
+            block += b"\n"
+            chain.problem(lineno + block.count(b"\n") - 1, "the last line has no newline (truncated file?)")
+        fast = block.isascii() or _is_utf8(block)  # the expression does not check UTF-8
+        pos, size = 0, len(block)
+        while pos < size:
+            m = match(block, pos) if fast else None
+            head, k1, k2, k3, more, hsh, tail, prev, seq, ts = m.groups() if m is not None else _NO_MATCH
+            # Fast only when the details keys are strictly increasing (sorted, no duplicates).
+            if m is not None and (k2 is None or (k1 < k2 and (k3 is None or (k2 < k3 and not more)))):
+                pos = m.end()
+                entry, seq = head + tail, int(seq)
+            else:
+                nl = block.index(b"\n", pos)
+                line, pos = block[pos:nl], nl + 1
+                try:
+                    hsh, prev, seq, ts, entry = _slow_fields(line)
+                except LineError as err:
+                    chain.problem(lineno, str(err))
+                    lineno, skipped = lineno + 1, skipped + 1
+                    continue
+            if sha256(entry + prev).hexdigest().encode() != hsh:
+                chain.problem(lineno, f"hash mismatch: the event was altered after it was written (seq {seq})")
+            if last is None:
+                first = (seq, prev, ts)
+            elif prev != last[1] or seq != last[0] + 1 or ts < last[2]:  # cheap test; link() says what is wrong
+                chain.link(lineno, last, seq, prev, ts)
+            if day is not None and ts[:10] != day:
+                chain.problem(lineno, f"timestamp {ts.decode()} is outside the file's day")
+            last = (seq, hsh, ts)
+            lineno += 1
+    chain.lines, chain.first, chain.last = lineno - 1, first, last
+    chain.count, chain.malformed = chain.lines - skipped, skipped
+    return chain
+
+
+def _is_utf8(block):
+    try:
+        block.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _verify_range(path, start, end, day):
+    """Worker: verify one byte range of a file (whole lines)."""
+    with open(path, "rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mm:
+        return verify_lines(mm, start, end, day)
+
+
+def _split(mm, size, parts):
+    """Byte offsets that cut the file into `parts` ranges at line ends."""
+    cuts = [0]
+    for k in range(1, parts):
+        cut = mm.find(b"\n", size * k // parts) + 1
+        if cut <= cuts[-1] or cut == 0:
+            continue
+        cuts.append(cut)
+    cuts.append(size)
+    return list(itertools.pairwise(cuts))
+
+
+def verify_data_file(path, day=None, jobs=None):
+    """Verify one audit file: every line, the chain inside it. Returns a dict:
+
+    sha256, size, count, first_seq, last_seq, chain_prev (prev_hash of the first event),
+    chain_head (hash of the last event), problems (list of str).
+    """
+    size = os.path.getsize(path)
+    jobs = max(1, jobs if jobs else min(os.cpu_count() or 1, 4))
+    if size == 0:
+        chain, digest = Chain(), hashlib.sha256().hexdigest()
+    elif jobs == 1 or size < _PARALLEL_MIN_SIZE:
+        with open(path, "rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mm:
+            digest = hashlib.sha256(mm).hexdigest()
+            chain = verify_lines(mm, 0, size, day)
+    else:
+        with open(path, "rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mm:
+            ranges = _split(mm, size, jobs)
+        context = multiprocessing.get_context("fork")  # the workers need no pickled code
+        with ProcessPoolExecutor(max_workers=len(ranges), mp_context=context) as pool:
+            futures = [pool.submit(_verify_range, path, start, end, day) for start, end in ranges]
+            digest = file_sha256(path)  # while the workers run
+            chain = Chain()
+            for future in futures:
+                chain.join(future.result())
+    first, last = chain.first, chain.last
+    return {
+        "sha256": digest,
+        "size": size,
+        "count": chain.count,
+        "first_seq": first[0] if first else None,
+        "last_seq": last[0] if last else None,
+        "chain_prev": first[1].decode() if first else None,
+        "chain_head": last[1].decode() if last else None,
+        "problems": chain.messages(),
+    }
+
+
+# --- manifests, anchor, signatures -----------------------------------------------------------
+
+
+def build_manifest(day, data, previous):
+    """The manifest of one day: `data` is verify_data_file()'s result, `previous` the previous
+    day's manifest as (dict, its bytes) or None for the first day of a chain. Deterministic, so a
+    manifest rebuilt after a crash is byte-identical (and so is its Ed25519 signature)."""
+    prev_manifest, prev_bytes = previous or (None, None)
+    head = data["chain_head"] or (prev_manifest["chain_head"] if prev_manifest else None)
+    return {
+        "chain_head": head,
+        "chain_prev": data["chain_prev"] or head,
+        "date": str(day),
+        "event_count": data["count"],
+        "file": data_name(day),
+        "file_sha256": data["sha256"],
+        "file_size": data["size"],
+        "first_seq": data["first_seq"],
+        "format_version": FORMAT_VERSION,
+        "last_seq": data["last_seq"],
+        "previous_manifest": {"date": prev_manifest["date"], "sha256": hashlib.sha256(prev_bytes).hexdigest()} if prev_manifest else None,
+    }
+
+
+def record_bytes(record):
+    """A manifest or anchor as stored: canonical JSON and a newline."""
+    return canonical_json(record) + b"\n"
+
+
+def parse_record(raw, keys, what):
+    """Parse a manifest or anchor (canonical JSON plus a newline) or raise LineError."""
+    try:
+        record = json.loads(raw.decode("utf-8"), object_pairs_hook=_no_duplicates, parse_constant=_reject_constant)
+    except _DuplicateKey as err:
+        raise LineError(f"{what} has a duplicate key {json.dumps(err.args[0])}") from None
+    except ValueError as err:
+        raise LineError("{} is not valid JSON ({})".format(what, getattr(err, "msg", None) or err)) from None
+    if not isinstance(record, dict) or set(record) != set(keys):
+        raise LineError("{} does not have the members {}".format(what, ", ".join(keys)))
+    if record["format_version"] != FORMAT_VERSION:
+        raise LineError(f"{what} has format_version {record['format_version']!r}; this verifier reads {FORMAT_VERSION}")
+    if canonical_json(record) + b"\n" != raw:
+        raise LineError(f"{what} is not in canonical form")
+    return record
+
+
+def load_private_key(path):
+    if not HAS_CRYPTOGRAPHY:
+        raise EvidenceError("signing needs the Python package cryptography (Debian: python3-cryptography)")
+    try:
+        with open(path, "rb") as fh:
+            key = load_pem_private_key(fh.read(), password=None)
+    except (OSError, ValueError, TypeError) as err:
+        raise EvidenceError("cannot load the signing key {}: {}".format(path, getattr(err, "strerror", None) or err)) from None
+    if type(key).__name__ != "Ed25519PrivateKey":
+        raise EvidenceError(f"the signing key {path} is not an Ed25519 key")
+    return key
+
+
+def load_public_key(path):
+    if not HAS_CRYPTOGRAPHY:
+        raise EvidenceError("checking signatures needs the Python package cryptography (Debian: python3-cryptography)")
+    try:
+        with open(path, "rb") as fh:
+            key = load_pem_public_key(fh.read())
+    except (OSError, ValueError, TypeError) as err:
+        raise EvidenceError("cannot load the public key {}: {}".format(path, getattr(err, "strerror", None) or err)) from None
+    if type(key).__name__ != "Ed25519PublicKey":
+        raise EvidenceError(f"the public key {path} is not an Ed25519 key")
+    return key
+
+
+def sign(private_key, raw):
+    """The .sig file content: base64 of the Ed25519 signature of the exact bytes, and a newline."""
+    return base64.b64encode(private_key.sign(raw)) + b"\n"
+
+
+def signature_valid(public_key, raw, sig_file_bytes):
+    try:
+        public_key.verify(base64.b64decode(sig_file_bytes.strip(), validate=True), raw)
+    except (InvalidSignature, binascii.Error, ValueError):
+        return False
+    return True
+
+
+# --- a directory of evidence -------------------------------------------------------------------
+
+
+def _read(path):
+    with open(path, "rb") as fh:
+        return fh.read()
+
+
+class Report:
+    """Per-file results of a verification: one PASS/FAIL entry per file and per missing piece."""
+
+    def __init__(self):
+        self.entries = []  # dicts: path, status (PASS, FAIL, SKIP), problems, info
+
+    def add(self, path, problems=(), info="", status=None):
+        problems = list(problems)
+        self.entries.append({"path": path, "status": status or ("FAIL" if problems else "PASS"), "problems": problems, "info": info})
+
+    @property
+    def failed(self):
+        return [e for e in self.entries if e["status"] == "FAIL"]
+
+    @property
+    def ok(self):
+        return not self.failed
+
+
+def _check_sidecar(report, path, name, digest):
+    if not os.path.exists(path):
+        report.add(path, ["missing: every audit file needs its .sha256 sidecar"])
+        return
+    try:
+        text = _read(path).decode("utf-8")
+    except (OSError, UnicodeDecodeError) as err:
+        report.add(path, [f"unreadable: {err}"])
+        return
+    if text != sidecar_text(digest, name):
+        parts = text.split()
+        if len(parts) == 2 and parts[1] == name and HEX64_RE.match(parts[0]):
+            report.add(path, [f"sha256 {parts[0][:12]}... does not match the file's {digest[:12]}..."])
+        else:
+            report.add(path, [f"not a sha256sum line for {name}"])
+        return
+    report.add(path, info=f"sha256 {digest[:12]}...")
+
+
+def verify_file(path, jobs=None):
+    """Verify one audit file on its own: its lines and chain, and its sidecar and manifest when
+    they lie beside it. Returns a Report."""
+    report = Report()
+    name = os.path.basename(path)
+    m = NAME_RE.match(name)
+    day = m.group(2) if m and name.endswith(".jsonl") else None
+    data = verify_data_file(path, day, jobs)
+    report.add(path, data["problems"], _data_info(data))
+    if day:
+        directory = os.path.dirname(path) or "."
+        _check_sidecar(report, os.path.join(directory, sidecar_name(day)), name, data["sha256"])
+        mpath = os.path.join(directory, manifest_name(day))
+        if os.path.exists(mpath):
+            _check_manifest(report, mpath, _read(mpath), day, data, None, None)
+    return report
+
+
+def _data_info(data):
+    if not data["count"]:
+        return "no events"
+    return f"{data['count']} events, seq {data['first_seq']}-{data['last_seq']}"
+
+
+def _check_manifest(report, path, raw, day, data, previous, public_key):
+    """Check one manifest against its day's data and the day before's manifest, given as
+    (parsed manifest or None if unreadable, its bytes, its day)."""
+    try:
+        manifest = parse_record(raw, MANIFEST_KEYS, "the manifest")
+    except LineError as err:
+        report.add(path, [str(err)])
+        return None
+    problems = []
+    if manifest["date"] != day or manifest["file"] != data_name(day):
+        problems.append("names day {} / file {}, not {}".format(manifest["date"], manifest["file"], day))
+    if data is not None:
+        expected = build_manifest(day, data, None)
+        for key in ("file_sha256", "file_size", "event_count", "first_seq", "last_seq"):
+            if manifest[key] != expected[key]:
+                problems.append(f"{key} is {manifest[key]} but the file has {expected[key]}")
+        if data["count"]:
+            for key in ("chain_prev", "chain_head"):
+                if manifest[key] != expected[key]:
+                    problems.append(f"{key} does not match the file's events")
+    if previous is not None:
+        prev_manifest, prev_raw, prev_day = previous
+        if manifest["previous_manifest"] != {"date": prev_day, "sha256": hashlib.sha256(prev_raw).hexdigest()}:
+            problems.append(f"previous_manifest does not match manifest-{prev_day}.json as stored (was it altered or replaced?)")
+    if previous is not None and prev_manifest is not None:
+        if data is not None and data["count"] and manifest["chain_prev"] != prev_manifest["chain_head"]:
+            problems.append("the first event does not link to the last event of {} (events missing between the days)".format(prev_manifest["date"]))
+        elif data is not None and not data["count"] and manifest["chain_head"] != prev_manifest["chain_head"]:
+            problems.append("an empty day must carry the chain head of {} forward".format(prev_manifest["date"]))
+        if manifest["first_seq"] is not None and prev_manifest["last_seq"] is not None and manifest["first_seq"] != prev_manifest["last_seq"] + 1:
+            problems.append(f"first_seq {manifest['first_seq']} does not follow seq {prev_manifest['last_seq']} of {prev_manifest['date']}")
+    _check_signature(problems, path, raw, public_key)
+    report.add(path, problems, "chain head {}...".format((manifest["chain_head"] or "none")[:12]))
+    return manifest
+
+
+def _check_signature(problems, path, raw, public_key):
+    sig_path = signature_name(path)
+    if public_key is None:
+        return
+    if not os.path.exists(sig_path):
+        problems.append(f"no signature ({os.path.basename(sig_path)}); with a public key every manifest must be signed")
+    elif not signature_valid(public_key, raw, _read(sig_path)):
+        problems.append(f"bad signature: {os.path.basename(sig_path)} does not verify with the public key")
+
+
+def scan_directory(directory):
+    """{day: set of kinds present} for the evidence files in a directory; kinds are
+    data, sidecar, manifest, signature."""
+    days = {}
+    for name in os.listdir(directory):
+        m = NAME_RE.match(name)
+        if not m:
+            continue
+        day = m.group(2) or m.group(3)
+        kind = {".jsonl": "data", ".sha256": "sidecar", ".json": "manifest", ".sig": "signature"}[os.path.splitext(name)[1]]
+        days.setdefault(day, set()).add(kind)
+    return days
+
+
+def verify_directory(directory, public_key=None, since=None, until=None, jobs=None):
+    """Verify an evidence directory: every day set (data, sidecar, manifest, signature), the
+    chains of events and of manifests across days, missing days and the retention anchor.
+
+    since/until (dates) limit the days whose data is verified; the links into the first of them
+    are still checked against the manifest before it when it is present. Returns a Report.
+    """
+    report = Report()
+    if not os.path.isdir(directory):
+        raise EvidenceError(f"{directory} is not a directory")
+    present = scan_directory(directory)
+    anchor = _load_anchor(report, directory, public_key)
+    days = sorted(present)
+    start = anchor["first_date"] if anchor else (days[0] if days else None)
+    for day in days:
+        if start and day < start:
+            report.add(
+                os.path.join(directory, manifest_name(day)), info=f"older than the retention anchor ({start}): removed by the next export run", status="SKIP"
+            )
+    days = [d for d in days if not start or d >= start]
+    if not days:
+        if anchor:
+            report.add(os.path.join(directory, ANCHOR_NAME), [f"the retention anchor names {start} but no evidence is left"])
+        return report
+    expected = [str(parse_day(days[0]) + datetime.timedelta(days=n)) for n in range((parse_day(days[-1]) - parse_day(days[0])).days + 1)]
+    for day in sorted(set(expected) - set(days)):
+        report.add(os.path.join(directory, manifest_name(day)), [f"missing day: no audit file, sidecar or manifest for {day}"])
+    previous = None
+    for day in days:
+        raw = _read(os.path.join(directory, manifest_name(day))) if "manifest" in present[day] else None
+        if (not since or day >= str(since)) and (not until or day <= str(until)):
+            manifest = _verify_day(report, directory, day, present[day], raw, previous, anchor, public_key, jobs, first=day == days[0])
+        else:
+            try:
+                manifest = parse_record(raw, MANIFEST_KEYS, "the manifest") if raw is not None else None
+            except LineError:
+                manifest = None  # out of range: only the link into the range is checked
+        previous = (manifest, raw, day) if raw is not None else None
+    return report
+
+
+def _verify_day(report, directory, day, kinds, raw, previous, anchor, public_key, jobs, first):
+    dpath = os.path.join(directory, data_name(day))
+    data = None
+    if "data" in kinds:
+        data = verify_data_file(dpath, day, jobs)
+        report.add(dpath, data["problems"], _data_info(data))
+        _check_sidecar(report, os.path.join(directory, sidecar_name(day)), data_name(day), data["sha256"])
+    else:
+        report.add(dpath, [f"missing: the audit file of {day} is gone"])
+    if raw is None:
+        report.add(os.path.join(directory, manifest_name(day)), [f"missing: {day} has no manifest"])
+        return None
+    manifest = _check_manifest(report, os.path.join(directory, manifest_name(day)), raw, day, data, previous, public_key)
+    if manifest is not None and first:
+        _check_chain_start(report, directory, manifest, anchor)
+    return manifest
+
+
+def _check_chain_start(report, directory, manifest, anchor):
+    """The oldest day either starts the chain or is where retention says it now starts."""
+    path = os.path.join(directory, manifest_name(manifest["date"]))
+    ref = manifest["previous_manifest"]
+    if anchor is not None:
+        if anchor["previous_manifest"] != ref:
+            report.add(os.path.join(directory, ANCHOR_NAME), ["the retention anchor does not match {}'s link to the day before".format(manifest["date"])])
+    elif ref is not None:
+        report.add(path, ["the chain starts here but links to {}, which is missing, and there is no retention anchor (days deleted?)".format(ref["date"])])
+
+
+def _load_anchor(report, directory, public_key):
+    path = os.path.join(directory, ANCHOR_NAME)
+    if not os.path.exists(path):
+        return None
+    raw = _read(path)
+    try:
+        anchor = parse_record(raw, ANCHOR_KEYS, "the retention anchor")
+        parse_day(anchor["first_date"])
+    except (LineError, ValueError) as err:
+        report.add(path, [str(err)])
+        return None
+    problems = []
+    _check_signature(problems, path, raw, public_key)
+    report.add(path, problems, "evidence before {} removed by retention".format(anchor["first_date"]))
+    return anchor
+
+
+def build_anchor(first_manifest, removed, old_anchor=None):
+    """The retention anchor written before the days before `first_manifest` are removed."""
+    earlier = old_anchor["removed"] if old_anchor else []
+    return {
+        "first_date": first_manifest["date"],
+        "format_version": FORMAT_VERSION,
+        "previous_manifest": first_manifest["previous_manifest"],
+        "removed": sorted(set(earlier) | set(removed)),
+    }
