@@ -6,9 +6,9 @@ SHELL := /bin/bash
 export BRAIN_OA_WORK ?= /var/tmp/brain-ops-assurance
 ENV := . $(BRAIN_OA_WORK)/env.sh &&
 # Every scenario but `site`, which is the main job's and stays up.
-SCENARIOS := reference_backend prometheus
+SCENARIOS := reference_backend evidence prometheus
 
-.PHONY: test site bootstrap lint sanity unit molecule
+.PHONY: test site bootstrap lint sanity unit molecule bench
 
 test: bootstrap lint sanity unit molecule
 
@@ -31,3 +31,7 @@ unit:
 
 molecule:
 	$(ENV) for s in $(SCENARIOS); do molecule test -s $$s; done
+
+# Not part of `test`: figures, not pass/fail (see bench/).
+bench:
+	$(ENV) python3 bench/evidence.py

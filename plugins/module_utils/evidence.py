@@ -14,7 +14,6 @@ import datetime
 import hashlib
 import itertools
 import json
-import mmap
 import multiprocessing
 import os
 import re
@@ -22,6 +21,7 @@ from concurrent.futures import ProcessPoolExecutor
 
 try:
     from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
     from cryptography.hazmat.primitives.serialization import load_pem_private_key, load_pem_public_key
 
     HAS_CRYPTOGRAPHY = True
@@ -256,6 +256,20 @@ class Chain:
         self.total_problems += other.total_problems
         self.problems.extend((n + offset, m) for n, m in other.problems[: MAX_PROBLEMS - len(self.problems)])
 
+    def summary(self, sha256, size):
+        """What a manifest records about the file these events came from."""
+        first, last = self.first, self.last
+        return {
+            "sha256": sha256,
+            "size": size,
+            "count": self.count,
+            "first_seq": first[0] if first else None,
+            "last_seq": last[0] if last else None,
+            "chain_prev": first[1].decode() if first else None,
+            "chain_head": last[1].decode() if last else None,
+            "problems": self.messages(),
+        }
+
     def messages(self):
         found = [f"line {n}: {m}" for n, m in sorted(self.problems)]
         if self.total_problems > len(found):
@@ -263,23 +277,22 @@ class Chain:
         return found
 
 
-def verify_lines(buf, start, end, day=None):
-    """Verify the event lines in buf[start:end] (whole lines) and return the Chain state;
-    problems are numbered from the range's first line."""
-    chain = Chain()
+def verify_lines(block, day=None, chain=None, end=None):
+    """Verify the event lines in `block[:end]` (bytes, whole lines) and return the Chain state,
+    continuing `chain` when given (the next block of the same file or export). Problems are
+    numbered by line from the start of the chain."""
+    chain = chain or Chain()
     day = day.encode() if day else None
     match, sha256 = _LINE_RE.match, hashlib.sha256
-    lineno, first, last, skipped = 1, None, None, 0
-    while start < end:
-        stop = min(start + _BLOCK_SIZE, end)
-        stop = buf.find(b"\n", stop - 1, end) + 1 or end
-        block = buf[start:stop]
-        start = stop
-        if not block.endswith(b"\n"):
-            block += b"\n"
+    lineno, first, last, skipped = chain.lines + 1, chain.first, chain.last, 0
+    size = len(block) if end is None else end
+    if size:
+        if block[size - 1 : size] != b"\n":
+            block = block[:size] + b"\n"
+            size += 1
             chain.problem(lineno + block.count(b"\n") - 1, "the last line has no newline (truncated file?)")
-        fast = block.isascii() or _is_utf8(block)  # the expression does not check UTF-8
-        pos, size = 0, len(block)
+        fast = block.isascii() or _is_utf8(block[:size])  # the expression does not check UTF-8
+        pos = 0
         while pos < size:
             m = match(block, pos) if fast else None
             head, k1, k2, k3, more, hsh, tail, prev, seq, ts = m.groups() if m is not None else _NO_MATCH
@@ -306,8 +319,9 @@ def verify_lines(buf, start, end, day=None):
                 chain.problem(lineno, f"timestamp {ts.decode()} is outside the file's day")
             last = (seq, hsh, ts)
             lineno += 1
+    chain.count += lineno - 1 - chain.lines - skipped
+    chain.malformed += skipped
     chain.lines, chain.first, chain.last = lineno - 1, first, last
-    chain.count, chain.malformed = chain.lines - skipped, skipped
     return chain
 
 
@@ -319,20 +333,35 @@ def _is_utf8(block):
     return True
 
 
-def _verify_range(path, start, end, day):
-    """Worker: verify one byte range of a file (whole lines)."""
-    with open(path, "rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mm:
-        return verify_lines(mm, start, end, day)
+def _verify_range(path, start, end, day, digest=None):
+    """Verify whole lines of a file from byte `start` to `end`, reading it in blocks (memory
+    stays bounded whatever the size); also feeds the bytes to `digest` when given."""
+    chain = Chain()
+    with open(path, "rb") as fh:
+        pos, want = start, _BLOCK_SIZE
+        while pos < end:
+            fh.seek(pos)
+            block = fh.read(min(want, end - pos))
+            cut = len(block) if pos + len(block) >= end else block.rfind(b"\n") + 1
+            if cut == 0:  # a line longer than the block: read more at once
+                want *= 2
+                continue
+            if digest is not None:
+                digest.update(memoryview(block)[:cut])
+            verify_lines(block, day, chain, cut)  # the partial line after `cut` is read again
+            pos, want = pos + cut, _BLOCK_SIZE
+    return chain
 
 
-def _split(mm, size, parts):
+def _split(path, size, parts):
     """Byte offsets that cut the file into `parts` ranges at line ends."""
     cuts = [0]
-    for k in range(1, parts):
-        cut = mm.find(b"\n", size * k // parts) + 1
-        if cut <= cuts[-1] or cut == 0:
-            continue
-        cuts.append(cut)
+    with open(path, "rb") as fh:
+        for k in range(1, parts):
+            fh.seek(size * k // parts)
+            fh.readline()
+            if cuts[-1] < fh.tell() < size:
+                cuts.append(fh.tell())
     cuts.append(size)
     return list(itertools.pairwise(cuts))
 
@@ -345,33 +374,22 @@ def verify_data_file(path, day=None, jobs=None):
     """
     size = os.path.getsize(path)
     jobs = max(1, jobs if jobs else min(os.cpu_count() or 1, 4))
-    if size == 0:
-        chain, digest = Chain(), hashlib.sha256().hexdigest()
-    elif jobs == 1 or size < _PARALLEL_MIN_SIZE:
-        with open(path, "rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mm:
-            digest = hashlib.sha256(mm).hexdigest()
-            chain = verify_lines(mm, 0, size, day)
+    if jobs == 1 or size < _PARALLEL_MIN_SIZE:
+        digest = hashlib.sha256()
+        chain = _verify_range(path, 0, size, day, digest)
     else:
-        with open(path, "rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mm:
-            ranges = _split(mm, size, jobs)
         context = multiprocessing.get_context("fork")  # the workers need no pickled code
-        with ProcessPoolExecutor(max_workers=len(ranges), mp_context=context) as pool:
-            futures = [pool.submit(_verify_range, path, start, end, day) for start, end in ranges]
-            digest = file_sha256(path)  # while the workers run
+        with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
+            # More parts than workers: a worker slowed by the hashing below takes fewer of them.
+            futures = [pool.submit(_verify_range, path, start, end, day) for start, end in _split(path, size, jobs * 4)]
+            with open(path, "rb") as fh:  # the file's hash, while the workers check its lines
+                digest = hashlib.sha256()
+                for block in iter(lambda: fh.read(1 << 20), b""):
+                    digest.update(block)
             chain = Chain()
             for future in futures:
                 chain.join(future.result())
-    first, last = chain.first, chain.last
-    return {
-        "sha256": digest,
-        "size": size,
-        "count": chain.count,
-        "first_seq": first[0] if first else None,
-        "last_seq": last[0] if last else None,
-        "chain_prev": first[1].decode() if first else None,
-        "chain_head": last[1].decode() if last else None,
-        "problems": chain.messages(),
-    }
+    return chain.summary(digest.hexdigest(), size)
 
 
 # --- manifests, anchor, signatures -----------------------------------------------------------
@@ -428,7 +446,7 @@ def load_private_key(path):
             key = load_pem_private_key(fh.read(), password=None)
     except (OSError, ValueError, TypeError) as err:
         raise EvidenceError("cannot load the signing key {}: {}".format(path, getattr(err, "strerror", None) or err)) from None
-    if type(key).__name__ != "Ed25519PrivateKey":
+    if not isinstance(key, Ed25519PrivateKey):
         raise EvidenceError(f"the signing key {path} is not an Ed25519 key")
     return key
 
@@ -441,7 +459,7 @@ def load_public_key(path):
             key = load_pem_public_key(fh.read())
     except (OSError, ValueError, TypeError) as err:
         raise EvidenceError("cannot load the public key {}: {}".format(path, getattr(err, "strerror", None) or err)) from None
-    if type(key).__name__ != "Ed25519PublicKey":
+    if not isinstance(key, Ed25519PublicKey):
         raise EvidenceError(f"the public key {path} is not an Ed25519 key")
     return key
 

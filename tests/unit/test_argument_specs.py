@@ -29,13 +29,20 @@ def test_every_role_has_specs():
 
 @pytest.mark.parametrize("role", ROLES)
 def test_specs_and_defaults_name_the_same_variables(role):
-    assert sorted(options(role)) == sorted(defaults(role))
+    """Every option has a default, except required ones, which must have none (a default would
+    satisfy `required` and hide a missing setting)."""
+    required = sorted(name for name, spec in options(role).items() if spec.get("required"))
+    assert sorted(options(role)) == sorted([*defaults(role), *required])
+    assert not set(required) & set(defaults(role))
 
 
 @pytest.mark.parametrize("role", ROLES)
 def test_spec_defaults_equal_the_role_defaults(role):
     values = defaults(role)
     for name, spec in options(role).items():
+        if spec.get("required"):
+            assert "default" not in spec, name
+            continue
         if "default" not in spec:
             # Only large data may leave its default to the defaults file, and must say so.
             assert spec["type"] in ("list", "dict") and "defaults/main" in str(spec["description"]), name

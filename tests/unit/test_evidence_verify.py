@@ -282,7 +282,7 @@ def test_the_fast_path_never_accepts_what_the_definition_rejects():
         h = hashlib.sha256(entry + b"0" * 64).hexdigest().encode()
         return entry.replace(b',"prev_hash"', b',"hash":"' + h + b'","prev_hash"') + b"\n"
 
-    assert evidence.verify_lines(with_hash(good), 0, len(with_hash(good))).total_problems == 0
+    assert evidence.verify_lines(with_hash(good)).total_problems == 0
     cases = {
         b'"details":{"b":"x","a":1}': "not in canonical form",
         b'"details":{"a":1,"a":2}': 'duplicate key "a"',
@@ -293,7 +293,7 @@ def test_the_fast_path_never_accepts_what_the_definition_rejects():
     }
     for details, message in cases.items():
         line = with_hash(good.replace(b'"details":{"a":1,"b":"x"}', details))
-        chain = evidence.verify_lines(line, 0, len(line))
+        chain = evidence.verify_lines(line)
         assert chain.malformed == 1 and message in chain.messages()[0], (details, chain.messages())
 
 
@@ -308,3 +308,6 @@ def test_parallel_verification_numbers_lines_across_parts(ev, monkeypatch):
     serial = evidence.verify_data_file(str(data(ev)), DAYS[1], jobs=1)
     parallel = evidence.verify_data_file(str(data(ev)), DAYS[1], jobs=2)
     assert serial == parallel and serial["problems"][0].startswith(f"line {cut + 1}: chain broken")
+    monkeypatch.setattr(evidence, "_BLOCK_SIZE", 100)  # lines longer than a block; state carries over
+    assert evidence.verify_data_file(str(data(ev)), DAYS[1], jobs=1) == serial
+    assert evidence.verify_data_file(str(data(ev)), DAYS[1], jobs=3) == serial
