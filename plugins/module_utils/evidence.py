@@ -83,7 +83,7 @@ _LINE_RE = re.compile(
     rb',"trace_id":(?:null|"' + _STR + rb'")\})\n'
 )
 _NO_MATCH = (None,) * 10
-_BLOCK_SIZE = 1 << 22
+_BLOCK_SIZE = 1 << 18  # fits a core's L2 cache; memory stays flat whatever the file size
 _PARALLEL_MIN_SIZE = 32 << 20  # below this, forking costs more than it saves
 
 
@@ -438,30 +438,27 @@ def parse_record(raw, keys, what):
     return record
 
 
-def load_private_key(path):
+def _load_key(path, private):
+    what = "signing key" if private else "public key"
     if not HAS_CRYPTOGRAPHY:
-        raise EvidenceError("signing needs the Python package cryptography (Debian: python3-cryptography)")
+        raise EvidenceError(f"{'signing' if private else 'checking signatures'} needs the Python package cryptography (Debian: python3-cryptography)")
     try:
         with open(path, "rb") as fh:
-            key = load_pem_private_key(fh.read(), password=None)
+            data = fh.read()
+        key = load_pem_private_key(data, password=None) if private else load_pem_public_key(data)
     except (OSError, ValueError, TypeError) as err:
-        raise EvidenceError("cannot load the signing key {}: {}".format(path, getattr(err, "strerror", None) or err)) from None
-    if not isinstance(key, Ed25519PrivateKey):
-        raise EvidenceError(f"the signing key {path} is not an Ed25519 key")
+        raise EvidenceError(f"cannot load the {what} {path}: {getattr(err, 'strerror', None) or err}") from None
+    if not isinstance(key, Ed25519PrivateKey if private else Ed25519PublicKey):
+        raise EvidenceError(f"the {what} {path} is not an Ed25519 key")
     return key
+
+
+def load_private_key(path):
+    return _load_key(path, private=True)
 
 
 def load_public_key(path):
-    if not HAS_CRYPTOGRAPHY:
-        raise EvidenceError("checking signatures needs the Python package cryptography (Debian: python3-cryptography)")
-    try:
-        with open(path, "rb") as fh:
-            key = load_pem_public_key(fh.read())
-    except (OSError, ValueError, TypeError) as err:
-        raise EvidenceError("cannot load the public key {}: {}".format(path, getattr(err, "strerror", None) or err)) from None
-    if not isinstance(key, Ed25519PublicKey):
-        raise EvidenceError(f"the public key {path} is not an Ed25519 key")
-    return key
+    return _load_key(path, private=False)
 
 
 def sign(private_key, raw):

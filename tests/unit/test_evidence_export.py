@@ -330,3 +330,22 @@ def test_stderr_is_the_journal_line(backend, evdir):
     r = export(backend.url(""), evdir, "--date", day(-2))
     assert r.stdout == ""  # human lines go to stderr, which the journal records
     assert re.fullmatch(rf"brain-evidence-export: exported audit-{day(-2)}\.jsonl: \d+ events in 1 pages, sha256 [0-9a-f]{{64}}\n", r.stderr)
+
+
+@pytest.mark.parametrize(
+    "content,message",
+    [
+        (None, "cannot load the signing key {path}: No such file or directory"),
+        (b"not a key\n", "cannot load the signing key {path}: "),
+        ("rsa", "the signing key {path} is not an Ed25519 key"),
+    ],
+    ids=["missing", "garbage", "rsa"],
+)
+def test_a_bad_signing_key_is_a_configuration_error(backend, evdir, tmp_path, content, message):
+    path = tmp_path / "key.pem"
+    if content == "rsa":
+        content = subprocess.run(["openssl", "genpkey", "-algorithm", "rsa", "-pkeyopt", "rsa_keygen_bits:1024"], capture_output=True, check=True).stdout
+    if content is not None:
+        path.write_bytes(content)
+    one_line_error(export(backend.url(""), evdir, "--date", day(-2), "--signing-key", str(path)), 3, message.format(path=path))
+    assert evidence_files(evdir) == []

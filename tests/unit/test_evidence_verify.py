@@ -311,3 +311,9 @@ def test_parallel_verification_numbers_lines_across_parts(ev, monkeypatch):
     monkeypatch.setattr(evidence, "_BLOCK_SIZE", 100)  # lines longer than a block; state carries over
     assert evidence.verify_data_file(str(data(ev)), DAYS[1], jobs=1) == serial
     assert evidence.verify_data_file(str(data(ev)), DAYS[1], jobs=3) == serial
+
+
+def test_an_unusable_public_key_is_a_usage_error(ev, tmp_path):
+    (tmp_path / "bad.pub").write_text("not a key\n")
+    r = verify_log(ev, "--public-key", str(tmp_path / "bad.pub"))
+    assert r.returncode == 2 and f"cannot load the public key {tmp_path / 'bad.pub'}" in r.stderr
