@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Benchmark of the evidence tools on one day of N audit events (default 1 000 000).
 
 Against baselines measured in the same run, on the same data:
@@ -59,7 +58,7 @@ def measure(cmd, env=None, stdout=subprocess.DEVNULL):
 
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
-    _, status, usage = os.wait4(proc.pid, 0)
+    status, usage = os.wait4(proc.pid, 0)[1:]
     elapsed = time.perf_counter() - started
     done.set()
     proc.returncode = os.waitstatus_to_exitcode(status)
@@ -72,7 +71,7 @@ def measure(cmd, env=None, stdout=subprocess.DEVNULL):
 
 def best_of(repeat, fn):
     """The shortest time of `repeat` runs, with the largest of each other figure."""
-    runs = [fn() for _ in range(repeat)]
+    runs = [fn() for _run in range(repeat)]
     return (min(r[0] for r in runs), *(max(r[i] for r in runs) for i in range(1, len(runs[0]))))
 
 
@@ -93,7 +92,7 @@ def curl_pages(url, day, limit, out):
 
 
 def main():
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n", maxsplit=1)[0])
     p.add_argument("--events", type=int, default=1_000_000)
     p.add_argument("--repeat", type=int, default=5)
     p.add_argument("--page-size", type=int, default=10000)
@@ -123,7 +122,7 @@ def main():
             curl_pages(url, day, args.page_size, work / "curl.jsonl")
             return (time.perf_counter() - started,)
 
-        t_export, rss_export, _ = best_of(args.repeat, export)
+        t_export, rss_export = best_of(args.repeat, export)[:2]
         (t_curl,) = best_of(args.repeat, curl)
         data = evdir / f"audit-{day}.jsonl"
         size = data.stat().st_size
@@ -131,7 +130,7 @@ def main():
             raise SystemExit("curl fetched different bytes than the exporter wrote")
         t_sha = best_of(args.repeat, lambda: measure(["sha256sum", str(data)]))[0]
         t_verify, rss_verify, rss_verify_tree = best_of(args.repeat, lambda: measure([sys.executable, str(AUDIT), "verify-log", str(data)]))
-        t_verify1, rss_verify1, _ = best_of(args.repeat, lambda: measure([sys.executable, str(AUDIT), "verify-log", "--jobs", "1", str(data)]))
+        t_verify1, rss_verify1 = best_of(args.repeat, lambda: measure([sys.executable, str(AUDIT), "verify-log", "--jobs", "1", str(data)]))[:2]
     finally:
         backend.stop()
     n = args.events

@@ -24,6 +24,9 @@ class FaultProxy:
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
 
+            def do_GET(self):
+                proxy.handle(self)
+
             def do_POST(self):
                 proxy.handle(self)
 
@@ -47,6 +50,8 @@ class FaultProxy:
         headers = {k: v for k, v in h.headers.items() if k.lower() in ("authorization", "accept", "content-type")}
         if fault.startswith("sleep:"):
             time.sleep(float(fault.split(":")[1]))
+        if fault.startswith("body:"):  # a 200 whose body is not what the API promises
+            return self.send(h, 200, fault[5:].encode(), {"Content-Type": "application/json"})
         if fault.startswith("status:"):
             code, *retry_after = fault.split(":")[1:]
             return self.send(
@@ -55,7 +60,7 @@ class FaultProxy:
                 b'{"error": "injected", "status": %s}\n' % code.encode(),
                 {"Content-Type": "application/json", **({"Retry-After": retry_after[0]} if retry_after else {})},
             )
-        r = requests.post(self.upstream + h.path, data=body, headers=headers, timeout=60)
+        r = requests.request(h.command, self.upstream + h.path, data=body or None, headers=headers, timeout=60)
         content = r.content
         out = {k: v for k, v in r.headers.items() if k.lower().startswith("x-brain-") or k.lower() == "content-type"}
         if fault == "truncate":

@@ -657,9 +657,9 @@ class Handler(BaseHTTPRequestHandler):
         self._dispatch("DELETE")
 
     def _dispatch(self, method):
-        started = time.perf_counter()
+        self._started = time.perf_counter()
         path = urlsplit(self.path).path
-        route = path if path in ROUTE_PATHS else ("/api/drill" if path.startswith(DRILL_PREFIX) else "other")
+        self._route = path if path in ROUTE_PATHS else ("/api/drill" if path.startswith(DRILL_PREFIX) else "other")
         try:
             self._handle(method, path)
         except ApiError as err:
@@ -667,8 +667,6 @@ class Handler(BaseHTTPRequestHandler):
         except Exception as err:  # a bug in the reference backend: say so, never hang the client
             self.log_error("internal error: %r", err)
             self._json(500, {"error": "internal error", "status": 500})
-        finally:
-            self.backend.metrics.observe(route, time.perf_counter() - started)
 
     def _handle(self, method, path):
         if path.startswith(DRILL_PREFIX):
@@ -749,6 +747,8 @@ class Handler(BaseHTTPRequestHandler):
         self._send(status, json.dumps(obj, sort_keys=True).encode("utf-8") + b"\n", "application/json")
 
     def _send(self, status, payload, content_type, headers=None):
+        # Observed before the answer leaves, so a client that reads the metrics next sees it.
+        self.backend.metrics.observe(self._route, time.perf_counter() - self._started)
         self.send_response(status)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(payload)))

@@ -1,0 +1,80 @@
+# Copyright: brain.ops_assurance contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+DOCUMENTATION = r"""
+module: safe_mode_info
+short_description: Read whether the BRAiN backend is in safe mode
+version_added: 0.1.0
+description:
+  - Returns the backend's safe mode state from C(GET /api/safe-mode/status). Changes nothing.
+extends_documentation_fragment:
+  - brain.ops_assurance.api
+  - ansible.builtin.action_common_attributes
+attributes:
+  check_mode:
+    support: full
+    details: The module only reads.
+  diff_mode:
+    support: none
+  platform:
+    platforms: posix
+author: brain.ops_assurance developers (@brain-ops-assurance)
+seealso:
+  - module: brain.ops_assurance.safe_mode
+"""
+
+EXAMPLES = r"""
+- name: Is the backend frozen?
+  brain.ops_assurance.safe_mode_info:
+    api_url: https://brain.example.org
+    api_token: "{{ vault_brain_read_token }}"  # a read-only token is enough
+  register: brain_safe_mode
+
+- name: Say so
+  ansible.builtin.debug:
+    msg: "safe mode {{ 'ON since ' ~ brain_safe_mode.safe_mode.changed_at if brain_safe_mode.safe_mode.enabled else 'off' }}"
+"""
+
+RETURN = r"""
+safe_mode:
+  description: The state as the API returned it.
+  returned: success
+  type: dict
+  contains:
+    enabled:
+      description: Whether executions are refused.
+      type: bool
+      sample: true
+    reason:
+      description: The reason given with the last change, or null before any change.
+      type: str
+      sample: INC-42
+    changed_at:
+      description: When it last changed (UTC), or null.
+      type: str
+      sample: "2026-11-22T08:00:00.000000Z"
+    changed_by:
+      description: Who changed it (C(api:admin)), or null.
+      type: str
+      sample: api:admin
+    source:
+      description: C(api), or C(env) when the backend started with C(BRAIN_SAFE_MODE) set; null before any change.
+      type: str
+      sample: api
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.brain.ops_assurance.plugins.module_utils.api import BrainApi, BrainApiError, argument_spec
+
+
+def main():
+    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
+    try:
+        state = BrainApi(module).call("read safe mode status", "GET", "/api/safe-mode/status")
+    except BrainApiError as err:
+        module.fail_json(msg=str(err), status=err.status)
+    module.exit_json(changed=False, safe_mode=state)
+
+
+if __name__ == "__main__":
+    main()
