@@ -520,6 +520,21 @@ def _check_sidecar(report, path, name, digest):
     report.add(path, info=f"sha256 {digest[:12]}...")
 
 
+def verify_path(path, public_key=None, since=None, until=None, jobs=None):
+    """Verify an audit file or an evidence directory; the entry point of brain-audit verify-log
+    and the evidence_verify module. public_key is a path; since/until are YYYY-MM-DD strings."""
+    since = parse_day(since) if since else None
+    until = parse_day(until) if until else None
+    key = load_public_key(public_key) if public_key else None
+    if os.path.isdir(path):
+        return verify_directory(path, key, since, until, jobs)
+    if since or until:
+        raise EvidenceError("since and until apply to a directory, not a file")
+    if not os.path.isfile(path):
+        raise EvidenceError(f"{path} is neither a file nor a directory")
+    return verify_file(path, jobs)
+
+
 def verify_file(path, jobs=None):
     """Verify one audit file on its own: its lines and chain, and its sidecar and manifest when
     they lie beside it. Returns a Report."""

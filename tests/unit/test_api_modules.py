@@ -4,13 +4,16 @@ failure, and no token in any output."""
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from ansible_collections.brain.ops_assurance.plugins.modules.evidence_pack import content_hash
 from ansible_collections.brain.ops_assurance.plugins.modules.safe_mode import decide
 from helpers.backend import ADMIN, READER, Backend, free_port
+from helpers.evidence import day, export, seeded_backend
 from helpers.fault_proxy import FaultProxy
 
 TARGETS = Path(__file__).resolve().parents[1] / "integration" / "targets"
@@ -124,8 +127,87 @@ def test_a_bad_url_fails_before_any_request(tmp_path):
     assert r["msg"] == "api_url must start with http:// or https://, got 'ftp://brain.example.org'"
 
 
-def test_modules_render_in_ansible_doc():
-    for module in ("safe_mode", "safe_mode_info"):
-        r = subprocess.run(["ansible-doc", f"brain.ops_assurance.{module}"], capture_output=True, text=True, check=False)
-        assert r.returncode == 0 and r.stderr == "", r.stderr
-        assert "EXAMPLES" in r.stdout and "RETURN VALUES" in r.stdout and "api_token" in r.stdout
+@pytest.mark.parametrize("module,api", [("safe_mode", True), ("safe_mode_info", True), ("evidence_pack", True), ("evidence_verify", False)])
+def test_modules_render_in_ansible_doc(module, api):
+    r = subprocess.run(["ansible-doc", f"brain.ops_assurance.{module}"], capture_output=True, text=True, check=False)
+    assert r.returncode == 0 and r.stderr == "", r.stderr
+    assert "EXAMPLES" in r.stdout and "RETURN VALUES" in r.stdout
+    assert ("api_token" in r.stdout) == api
+
+
+# ---- evidence_pack ------------------------------------------------------------------------------
+def test_evidence_pack_rhythm_and_no_overwrite(shared_backend, tmp_path):
+    dest = tmp_path / "pack.json"
+    args = {"scope": "audit", "start_time": "2000-01-01T00:00:00Z", "end_time": "2100-01-01T00:00:00Z", "dest": str(dest)}
+    tasks = "".join(
+        f"    - name: Step {n}\n      brain.ops_assurance.evidence_pack: {json.dumps(args)}\n      check_mode: {str(check).lower()}\n      register: step{n}\n"
+        for n, check in enumerate((True, False, True, False))
+    )
+    tasks += "    - name: Results\n      ansible.builtin.debug:\n        msg: \"{{ [step0, step1, step2, step3] | map(attribute='changed') | list }}\"\n"
+    r = playbook(tmp_path, tasks, shared_backend.url(""), ADMIN, json_output=True)
+    assert ADMIN not in r.stdout + r.stderr
+    results = json.loads(r.stdout)["plays"][0]["tasks"]
+    assert results[-1]["hosts"]["localhost"]["msg"] == [True, True, False, False]
+    pack = json.loads(dest.read_text())
+    assert results[1]["hosts"]["localhost"]["content_hash"] == pack["content_hash"] == content_hash(pack)
+    assert oct(dest.stat().st_mode & 0o777) == "0o640"
+    dest.write_text("{}\n")
+    r = one_task(tmp_path, "brain.ops_assurance.evidence_pack", args, shared_backend.url(""))
+    assert r["failed"] and r["msg"] == f"{dest} exists with another pack; set force=true to replace it" and dest.read_text() == "{}\n"
+    r = one_task(tmp_path, "brain.ops_assurance.evidence_pack", {**args, "force": True}, shared_backend.url(""))
+    assert r["changed"] and json.loads(dest.read_text()) == pack
+
+
+def test_evidence_pack_refuses_a_pack_whose_hash_does_not_match(shared_backend, tmp_path):
+    proxy = FaultProxy(shared_backend.url(""))
+    try:
+        proxy.plan = ['body:{"content_hash": "0000", "scope": "AUDIT"}']
+        r = one_task(tmp_path, "brain.ops_assurance.evidence_pack", {"scope": "audit", "dest": str(tmp_path / "p.json")}, proxy.url)
+    finally:
+        proxy.close()
+    assert r["failed"] and r["msg"].startswith("the pack's content_hash '0000' does not match its content (") and not (tmp_path / "p.json").exists()
+
+
+# ---- evidence_verify ----------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory):
+    root = tmp_path_factory.mktemp("exported")
+    b = seeded_backend(root)
+    (root / "evidence").mkdir()
+    try:
+        assert export(b.url(""), root / "evidence", "--start-date", day(-4)).returncode == 0
+    finally:
+        b.stop()
+    return root / "evidence"
+
+
+def test_evidence_verify_passes_clean_evidence_and_changes_nothing(exported, tmp_path):
+    r = one_task(tmp_path, "brain.ops_assurance.evidence_verify", {"path": str(exported)}, "http://unused")
+    assert r["ok"] is True and r["changed"] is False and r["checked"] == 12 and r["problems"] == []
+    r = one_task(tmp_path, "brain.ops_assurance.evidence_verify", {"path": str(exported), "since": day(-2)}, "http://unused")
+    assert r["ok"] is True and r["checked"] == 6
+
+
+def test_evidence_verify_fails_listing_every_problem(exported, tmp_path):
+    ev = tmp_path / "ev"
+    shutil.copytree(exported, ev)
+    data = ev / f"audit-{day(-3)}.jsonl"
+    lines = data.read_bytes().splitlines(keepends=True)
+    data.write_bytes(b"".join([lines[0].replace(b'"host":"exec-', b'"host":"exec-9'), *lines[1:]]))
+    r = one_task(tmp_path, "brain.ops_assurance.evidence_verify", {"path": str(ev)}, "http://unused")
+    assert r["failed"] and r["ok"] is False
+    assert f"{data}: line 1: hash mismatch: the event was altered after it was written" in r["msg"]
+    assert r["msg"].startswith(f"{len(r['problems'])} problem(s) in the evidence: ") and len(r["problems"]) == 4  # line, sidecar, file_sha256, file_size
+
+
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        ({"path": "/nonexistent"}, "/nonexistent is neither a file nor a directory"),
+        ({"since": "November"}, "not a date in the form YYYY-MM-DD: 'November'"),
+        ({"jobs": -1}, "jobs must be 0 or more"),
+    ],
+)
+def test_evidence_verify_bad_input(exported, tmp_path, args, message):
+    r = one_task(tmp_path, "brain.ops_assurance.evidence_verify", {"path": str(exported), **args}, "http://unused")
+    assert r["failed"] and r["msg"] == message

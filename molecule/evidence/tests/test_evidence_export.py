@@ -42,24 +42,29 @@ def test_the_timer_is_enabled_with_a_next_elapse(host):
     assert TIMER in host.check_output("systemctl list-timers --all --no-pager")
 
 
-def test_with_the_api_stopped_the_run_fails_clearly_and_writes_nothing(host):
-    host.check_output("systemctl stop brain-backend.service")
+@pytest.fixture
+def backend(host):
+    return host.get_host("podman://ev-backend")
+
+
+def test_with_the_api_stopped_the_run_fails_clearly_and_writes_nothing(host, backend):
+    backend.check_output("systemctl stop brain-backend.service")
     try:
         r = start(host)
         assert r.rc != 0
         assert host.check_output(f"systemctl show -p Result --value {SERVICE}") == "exit-code"
         assert host.check_output(f"systemctl show -p ExecMainStatus --value {SERVICE}") == "4"
-        assert re.search(r"brain-evidence-export: error: cannot connect to http://127\.0\.0\.1:8000/\S+ \(after 2 attempts\)", journal(host)), journal(host)
+        assert re.search(r"brain-evidence-export: error: cannot connect to http://ev-backend:8000/\S+ \(after 2 attempts\)", journal(host)), journal(host)
         assert published(host) == []
         metrics = host.file("/var/lib/brain/evidence-metrics/brain_evidence_export.prom").content_string
         assert "brain_evidence_export_last_run_success 0" in metrics
     finally:
-        host.check_output("systemctl start brain-backend.service")
+        backend.check_output("systemctl start brain-backend.service")
         host.run(f"systemctl reset-failed {SERVICE}")
 
 
 def test_a_run_writes_data_sidecar_and_signed_manifest_for_each_day(host):
-    host.run("for i in $(seq 50); do curl -sf http://127.0.0.1:8000/metrics/health && break; sleep 0.2; done")
+    host.run("for i in $(seq 50); do curl -sf http://ev-backend:8000/metrics/health && break; sleep 0.2; done")
     r = start(host)
     assert r.rc == 0, journal(host)
     names = [
