@@ -21,6 +21,7 @@ bootstrap:
 lint:
 	$(ENV) ruff check . && ruff format --check .
 	$(ENV) yamllint --strict .
+	$(ENV) pymarkdown --config .pymarkdown.json scan -r README.md docs
 	$(ENV) ANSIBLE_ROLES_PATH=tests/roles ansible-lint --offline
 
 sanity:

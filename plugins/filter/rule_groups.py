@@ -10,6 +10,8 @@ description:
     applies per-alert overrides and adds a C(runbook_url) annotation to every alert.
   - Fails on a disabled or overridden alert name that no group defines, so a typo cannot silently
     leave an alert active, and on an alert name defined twice.
+  - An alert may carry a C(runbook) key (not a Prometheus field), the runbook section that handles it
+    relative to the runbooks directory. It is removed unless O(keep_runbook) is set.
   - The C(prometheus) role renders its rule files with it and the C(runbooks) role lists the same
     alerts with it, so both always agree.
 options:
@@ -25,9 +27,14 @@ options:
     default: []
   overrides:
     description:
-      - Per alert name, keys to change. C(for) and C(expr) replace; C(labels) and C(annotations) merge.
+      - Per alert name, keys to change. C(for), C(expr), C(keep_firing_for) and C(runbook) replace;
+        C(labels) and C(annotations) merge.
     type: dict
     default: {}
+  keep_runbook:
+    description: Keep each alert's C(runbook) key (for runbooks); Prometheus rejects it.
+    type: bool
+    default: false
   runbook_base_url:
     description:
       - Base of the runbook links. Each alert gets C(<base>/alerting-policy.md#<alert name in lower case>).
@@ -51,18 +58,18 @@ _value:
   elements: dict
 """
 
-import copy
-
 from ansible.errors import AnsibleFilterError
 
-OVERRIDABLE = {"for", "expr", "labels", "annotations", "keep_firing_for"}
+OVERRIDABLE = {"for", "expr", "labels", "annotations", "keep_firing_for", "runbook"}
 
 
 def runbook_url(base, alert):
     return f"{base.rstrip('/')}/alerting-policy.md#{alert.lower()}"
 
 
-def rule_groups(groups, disabled=None, overrides=None, runbook_base_url=""):
+def rule_groups(groups, disabled=None, overrides=None, runbook_base_url="", keep_runbook=False):
+    if not isinstance(disabled or [], (list, tuple)) or not isinstance(overrides or {}, dict):
+        raise AnsibleFilterError("rule_groups: 'disabled' must be a list of alert names and 'overrides' a dict")
     disabled = set(disabled or [])
     overrides = dict(overrides or {})
     if not isinstance(groups, list) or not all(isinstance(g, dict) and "name" in g and isinstance(g.get("rules"), list) for g in groups):
@@ -83,7 +90,7 @@ def rule_groups(groups, disabled=None, overrides=None, runbook_base_url=""):
             name = rule.get("alert")
             if name in disabled:
                 continue
-            rule = copy.deepcopy(rule)
+            rule = dict(rule)  # shallow: nested dicts are replaced below, never changed in place
             change = overrides.get(name, {})
             bad = sorted(set(change) - OVERRIDABLE)
             if bad:
@@ -91,11 +98,13 @@ def rule_groups(groups, disabled=None, overrides=None, runbook_base_url=""):
             for key in ("labels", "annotations"):
                 if key in change:
                     rule[key] = {**rule.get(key, {}), **change[key]}
-            for key in ("for", "expr", "keep_firing_for"):
+            for key in ("for", "expr", "keep_firing_for", "runbook"):
                 if key in change:
                     rule[key] = change[key]
+            if not keep_runbook:
+                rule.pop("runbook", None)
             if name and runbook_base_url:
-                rule.setdefault("annotations", {})["runbook_url"] = runbook_url(runbook_base_url, name)
+                rule["annotations"] = {**rule.get("annotations", {}), "runbook_url": runbook_url(runbook_base_url, name)}
             rules.append(rule)
         if rules:
             result.append({**{k: v for k, v in group.items() if k != "rules"}, "rules": rules})

@@ -32,8 +32,8 @@ def shipped(names):
             found.add(("playbook", f"brain.ops_assurance.{Path(name).stem}"))
         elif parts[0] == "scripts" and len(parts) == 2:
             found.add(("script", parts[1]))
-        elif parts[0] == "docs" and len(parts) == 2:
-            found.add(("doc", name))
+        elif parts[0] == "docs" and name.endswith(".md"):
+            found.add(("doc", name if len(parts) == 2 else f"docs/{parts[1]}/"))
     return found
 
 
@@ -66,3 +66,14 @@ def test_tarball_installs(tarball, tmp_path, monkeypatch):
     assert (installed / "MANIFEST.json").is_file() and (installed / "meta" / "runtime.yml").is_file()
     listing = subprocess.run(["ansible-galaxy", "collection", "list", "brain.ops_assurance", "-p", str(tmp_path)], check=True, capture_output=True, text=True)
     assert str(tmp_path) in listing.stdout and "0.1.0" in listing.stdout
+    # The runbooks role reads the other roles' defaults through links inside the collection.
+    assert (installed / "roles/runbooks/defaults/main/rule_pack.yml").is_symlink()
+    out = tmp_path / "runbooks"
+    r = subprocess.run(
+        ["ansible-playbook", str(ROOT / "tests/runbooks/render.yml"), "-e", f"runbooks_dir={out}", "-e", '{"runbooks_packages": []}'],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert r.returncode == 0, r.stdout[-2000:]
+    assert "### GovernanceOverrideActive\n" in (out / "alerting-policy.md").read_text()

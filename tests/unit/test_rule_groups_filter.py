@@ -6,7 +6,7 @@ from ansible_collections.brain.ops_assurance.plugins.filter.rule_groups import r
 
 PACK = [
     {"name": "g1", "interval": "30s", "rules": [{"record": "r:x", "expr": "x"}, {"alert": "A", "expr": "x > 1", "labels": {"severity": "warning"}}]},
-    {"name": "g2", "rules": [{"alert": "B", "expr": "y > 1", "for": "5m", "annotations": {"summary": "s"}}]},
+    {"name": "g2", "rules": [{"alert": "B", "expr": "y > 1", "for": "5m", "annotations": {"summary": "s"}, "runbook": "ops.md#b"}]},
 ]
 
 
@@ -29,12 +29,19 @@ def test_overrides_replace_and_merge_without_touching_the_input():
     assert PACK[1]["rules"][0]["for"] == "5m" and "runbook_url" not in PACK[1]["rules"][0]["annotations"]
 
 
+def test_the_runbook_key_is_kept_only_when_asked():
+    assert "runbook" not in rule_groups(PACK)[1]["rules"][0]
+    assert rule_groups(PACK, keep_runbook=True)[1]["rules"][0]["runbook"] == "ops.md#b"
+    assert rule_groups(PACK, keep_runbook=True, overrides={"B": {"runbook": "x.md"}})[1]["rules"][0]["runbook"] == "x.md"
+
+
 @pytest.mark.parametrize(
     "kwargs,message",
     [
         ({"disabled": ["Nope"]}, "rule_groups: no such alert to disable or override: Nope"),
+        ({"disabled": "A"}, "rule_groups: 'disabled' must be a list of alert names and 'overrides' a dict"),
         ({"overrides": {"Typo": {"for": "1m"}}}, "rule_groups: no such alert to disable or override: Typo"),
-        ({"overrides": {"A": {"alert": "C"}}}, "rule_groups: A: cannot override alert (only annotations, expr, for, keep_firing_for, labels)"),
+        ({"overrides": {"A": {"alert": "C"}}}, "rule_groups: A: cannot override alert (only annotations, expr, for, keep_firing_for, labels, runbook)"),
     ],
 )
 def test_errors_name_the_problem(kwargs, message):

@@ -7,23 +7,11 @@ from pathlib import Path
 
 import pytest
 import yaml
+from helpers.render import render_rules as render
 
 ROOT = Path(__file__).resolve().parents[2]
 CASES = yaml.safe_load((ROOT / "tests/rules/cases.yml").read_text())
 PROMTOOL = shutil.which("promtool")
-
-
-def render(tmp_path, *extra):
-    """Render the rule files into tmp_path/rules through the role's own rules tasks."""
-    out = tmp_path / "rules"
-    out.mkdir(exist_ok=True)
-    cmd = ["ansible-playbook", str(ROOT / "tests/rules/render.yml"), "-e", f"__prometheus_rules_dir={out}", "-e", "__prometheus_bin_dir=/usr/bin"]
-    for item in extra:
-        cmd += ["-e", item]
-    r = subprocess.run(cmd, capture_output=True, text=True, check=False)
-    if r.returncode:
-        raise AssertionError(r.stdout[-3000:] + r.stderr[-2000:])
-    return out
 
 
 def alerts(rules_dir):

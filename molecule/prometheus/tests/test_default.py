@@ -1,7 +1,9 @@
 """Prometheus and Alertmanager watching the reference backend, on real systemd hosts."""
 
 import json
+import re
 import time
+from urllib.parse import urlsplit
 
 import pytest
 import testinfra
@@ -138,3 +140,47 @@ def test_override_alert_fires_and_reaches_alertmanager():
         assert firing and firing[0]["state"] == "firing"
     finally:
         backend.check_output("python3 -c %s %s", DRILL, "override/clear")
+
+
+RUNBOOKS = "/usr/share/doc/brain-ops-assurance/runbooks"
+
+
+def shell_commands(text, start):
+    """Commands in the ```sh blocks of a runbook that begin with `start`, continuation lines joined."""
+    blocks = re.findall(r"^ *```sh\n(.*?)^ *```$", text, flags=re.M | re.S)
+    joined = [line.strip() for block in blocks for line in re.sub(r"\\\n\s*", " ", block).splitlines()]
+    return [line for line in joined if line.startswith(start)]
+
+
+def test_every_alert_links_to_its_section_of_the_deployed_runbooks():
+    rules = [r for g in api(monitor, "/api/v1/rules")["data"]["groups"] for r in g["rules"] if r["type"] == "alerting"]
+    policy = monitor.file(f"{RUNBOOKS}/alerting-policy.md")
+    assert len(rules) == 21 and policy.mode == 0o644 and policy.user == "root"
+    text = policy.content_string
+    for rule in rules:
+        url = urlsplit(rule["annotations"]["runbook_url"])
+        assert (url.scheme, url.path, url.fragment) == ("file", f"{RUNBOOKS}/alerting-policy.md", rule["name"].lower())
+        section = text.split(f"\n### {rule['name']}\n")[1].split("\n### ")[0]
+        runbook = re.search(r"^- Runbook: \[[^]]+\]\(([^)#]+)#([^)]+)\)$", section, re.M)
+        assert monitor.file(f"{RUNBOOKS}/{runbook.group(1)}").exists, section
+        assert re.search(r"^#+ .*$", monitor.file(f"{RUNBOOKS}/{runbook.group(1)}").content_string, re.M)
+
+
+def test_the_runbook_queries_run_on_the_monitoring_host():
+    text = "\n".join(monitor.file(f"{RUNBOOKS}/{name}").content_string for name in ("alerting-policy.md", "operations.md", "tabletop-001-owner-override.md"))
+    queries = sorted(set(shell_commands(text, "curl -fsS http://127.0.0.1:9090/api/v1/query ")))
+    assert len(queries) > 25
+    for cmd in queries:
+        assert json.loads(monitor.check_output(cmd))["status"] == "success", cmd
+
+
+def test_the_runbook_audit_query_runs_on_the_monitoring_host():
+    """The token comes from a file on the host, as a responder's would come from a prompt."""
+    text = monitor.file(f"{RUNBOOKS}/tabletop-001-owner-override.md").content_string
+    (cmd,) = [c for c in shell_commands(text, "curl -fsS -H @<(") if "override-events.jsonl" in c]
+    assert "http://prom-backend:8000/api/sovereign-mode/audit/export" in cmd
+    script = f"cd $(mktemp -d) && BRAIN_TOKEN=$(cat /etc/prometheus/brain-token) && {cmd} && cat override-events.jsonl"
+    r = monitor.run("bash -c %s", script)
+    assert r.rc == 0, r.stderr
+    events = [json.loads(line) for line in r.stdout.splitlines()]
+    assert {e["event_type"] for e in events} <= {"sovereign.override_activated", "sovereign.override_cleared"}
