@@ -5,8 +5,8 @@ SHELL := /bin/bash
 .SHELLFLAGS := -euo pipefail -c
 export BRAIN_OA_WORK ?= /var/tmp/brain-ops-assurance
 ENV := . $(BRAIN_OA_WORK)/env.sh &&
-# Every scenario but `site`, which is the main job's and stays up.
-SCENARIOS := reference_backend evidence prometheus
+# `site` last: it replaces the main job's hosts (same names as the example inventory) and removes them.
+SCENARIOS := reference_backend evidence prometheus site
 
 .PHONY: test site bootstrap lint sanity unit molecule bench
 

@@ -131,6 +131,23 @@ tool_venv() {
   ln -sfn "$ROOT" "$WORK/collections/ansible_collections/brain/ops_assurance"
 }
 
+# The local site's secrets, in Ansible Vault as docs/examples/site tells users to keep theirs:
+# random tokens (never in the repo), the vault password beside them (the harness is the operator).
+site_secrets() {
+  local dir=$WORK/site
+  [ -s "$dir/vault.yml" ] && return
+  log "generate the local site's tokens in $dir/vault.yml"
+  (
+    umask 077
+    mkdir -p "$dir"
+    token() { "$VENV/bin/python" -c 'import secrets; print(secrets.token_urlsafe(32))'; }
+    token > "$dir/vault-password"
+    printf 'vault_brain_api_token: %s\nvault_brain_read_token: %s\n' "$(token)" "$(token)" |
+      "$VENV/bin/ansible-vault" encrypt --vault-password-file "$dir/vault-password" --output "$dir/vault.yml.tmp" -
+    mv "$dir/vault.yml.tmp" "$dir/vault.yml"
+  )
+}
+
 # The image tag carries a digest of the build recipe, so a changed recipe builds a new image.
 IMAGE=localhost/brain-oa-debian-systemd:12-$(declare -f build_image | sha256sum | cut -c1-12)
 mkdir -p "$WORK"
@@ -140,4 +157,5 @@ podman_config
 build_image
 smoke_test
 tool_venv
+site_secrets
 log "ready: . $WORK/env.sh"

@@ -1,35 +1,42 @@
 #!/usr/bin/env bash
-# The main job: bring up the local test hosts, deploy onto them, and say how to reach them.
-# A second run converges the running hosts again (idempotent).
+# The main job: bring up the local test hosts, run the reference backend on backend-1 and
+# brain.ops_assurance.site over the example inventory (docs/examples/site), then check the result
+# and say where to look. A second run converges the running hosts again (idempotent).
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 bash "$ROOT/tests/harness/bootstrap.sh"
 . "${BRAIN_OA_WORK:-/var/tmp/brain-ops-assurance}/env.sh"
-mkdir -p "$BRAIN_OA_WORK/site"
 cd "$ROOT"
 molecule converge -s site
 
-addr() { podman inspect -f '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}' "$1"; }
-backend=$(addr site-backend)
-health=$(curl -fsS "http://$backend:8000/metrics/health")
-prom() { podman exec site-monitor curl -fsS "http://127.0.0.1:9090$1"; }
+on() { local host=$1; shift; podman exec "$host" "$@"; }
+prom() { on monitor-1 curl -fsS "http://127.0.0.1:9090$1"; }
+json() { python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
 ready=$(prom /-/ready)
-# The first scrape of a new target comes within one scrape interval (30 s).
+# A new target is first scraped within one scrape interval (30 s).
 for _ in $(seq 1 40); do
-  targets=$(prom /api/v1/targets | python3 -c 'import json,sys; print(", ".join(sorted(t["labels"]["job"] + "=" + t["health"] for t in json.load(sys.stdin)["data"]["activeTargets"])))')
+  targets=$(prom /api/v1/targets | json '", ".join(sorted(t["labels"]["job"] + "=" + t["health"] for t in d["data"]["activeTargets"]))')
   case $targets in '' | *unknown*) sleep 1 ;; *) break ;; esac
 done
-groups=$(prom /api/v1/rules | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["data"]["groups"]))')
+groups=$(prom /api/v1/rules | json 'len(d["data"]["groups"])')
+next_run=$(on evidence-1 systemctl show brain-evidence-export.timer -p NextElapseUSecRealtime --value)
+verified=$(on evidence-1 brain-audit verify-log /var/lib/brain/evidence --public-key /etc/brain-evidence-export/signing-key.pub --color never | tail -n 1)
+vault="--vault-password-file $BRAIN_OA_WORK/site/vault-password $BRAIN_OA_WORK/site/vault.yml"
 cat <<MSG
 
 == local site is up ==
-backend     site-backend  http://$backend:8000   health: $health
-  token     $BRAIN_OA_WORK/site/api-token (mode 0600)
-  try       curl -s -H @<(printf 'Authorization: Bearer %s' "\$(cat $BRAIN_OA_WORK/site/api-token)") \\
-                 http://$backend:8000/api/safe-mode/status
-monitoring  site-monitor  Prometheus and Alertmanager on its loopback (127.0.0.1:9090, :9093)
-  status    $ready; targets: $targets; $groups rule groups loaded
-  try       . $BRAIN_OA_WORK/env.sh && podman exec site-monitor curl -s 'http://127.0.0.1:9090/api/v1/query?query=sovereign_override_active'
-shell       . $BRAIN_OA_WORK/env.sh && podman exec -it site-monitor bash
-remove      . $BRAIN_OA_WORK/env.sh && molecule destroy -s site
+inventory   docs/examples/site (hosts and group_vars), secrets: ansible-vault view $vault
+backend-1   the reference backend, http://backend-1:8000 on the site's network
+monitor-1   Prometheus on its loopback (127.0.0.1:9090): $ready
+            targets: $targets
+            $groups rule groups loaded; Alertmanager on 127.0.0.1:9093
+  query     podman exec monitor-1 curl -s 'http://127.0.0.1:9090/api/v1/query?query=sovereign_override_active'
+  runbooks  podman exec monitor-1 ls /usr/share/doc/brain-ops-assurance/runbooks
+            podman cp monitor-1:/usr/share/doc/brain-ops-assurance/runbooks ./runbooks
+evidence-1  export timer: next run $next_run
+            first export: $verified (brain-audit verify-log, signatures checked)
+drill       ansible-playbook brain.ops_assurance.tabletop_drill -i $(find "$HOME/.ansible/tmp" -maxdepth 2 -path '*.site/inventory' | head -n 1) \\
+              -e @$BRAIN_OA_WORK/site/vault.yml --vault-password-file $BRAIN_OA_WORK/site/vault-password
+            (Tabletop 001, timed; the report lands in ./drill-reports)
+podman      . $BRAIN_OA_WORK/env.sh first; remove the site with: molecule destroy -s site
 MSG

@@ -40,7 +40,7 @@ def jobs(config):
 def test_defaults_scrape_the_backend_group_and_itself(tmp_path):
     config = render(tmp_path, prometheus_brain_targets=["b1:8000", "b2:8000"])
     found = jobs(config)
-    assert sorted(found) == ["brain-governance", "brain-operations", "prometheus"]
+    assert sorted(found) == ["brain-governance", "brain-operations", "prometheus"]  # no evidence group, no brain-evidence
     assert found["brain-governance"]["metrics_path"] == "/api/sovereign-mode/metrics"
     assert found["brain-governance"]["scrape_interval"] == "30s"
     assert found["brain-operations"]["metrics_path"] == "/metrics"
@@ -86,3 +86,13 @@ def test_backend_group_hosts_become_targets(tmp_path, group):
     inventory.write_text(yaml.safe_dump({"all": {"children": {"backends": {"hosts": dict.fromkeys(group)}}}}))
     targets = jobs(render(tmp_path, inventory))["brain-governance"]["static_configs"][0]["targets"]
     assert targets == [f"{h}:8000" for h in group]
+
+
+@pytest.mark.parametrize(("settings", "targets"), [({}, ["ev-1:9100"]), ({"prometheus_evidence_targets": ["ev-9:9101"]}, ["ev-9:9101"])])
+def test_evidence_hosts_are_scraped_as_brain_evidence(tmp_path, settings, targets):
+    """The evidence alerts watch the exporter's metrics, served by node_exporter on each evidence host."""
+    inventory = tmp_path / "hosts.yml"
+    inventory.write_text(yaml.safe_dump({"all": {"children": {"evidence": {"hosts": {"ev-1": None}}}}}))
+    job = jobs(render(tmp_path, inventory, **settings))["brain-evidence"]
+    assert job["static_configs"] == [{"targets": targets}]
+    assert "metrics_path" not in job  # node_exporter's /metrics
