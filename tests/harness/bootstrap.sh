@@ -132,14 +132,17 @@ tool_venv() {
 }
 
 # The local site's secrets, in Ansible Vault as docs/examples/site tells users to keep theirs:
-# random tokens (never in the repo), the vault password beside them (the harness is the operator).
-site_secrets() {
+# random tokens (never in the repo), the vault password beside them (the harness is the operator);
+# and an inventory overlay that reaches the example inventory's hosts as local containers.
+site_files() {
   local dir=$WORK/site
+  mkdir -p "$dir" && chmod 0700 "$dir"
+  printf '%s\n' '# The example inventory hosts are local containers: -i docs/examples/site -i <this file>' \
+    'all:' '  vars:' '    ansible_connection: containers.podman.podman' '    ansible_python_interpreter: /usr/bin/python3' >"$dir/podman.yml"
   [ -s "$dir/vault.yml" ] && return
   log "generate the local site's tokens in $dir/vault.yml"
   (
     umask 077
-    mkdir -p "$dir"
     token() { "$VENV/bin/python" -c 'import secrets; print(secrets.token_urlsafe(32))'; }
     token > "$dir/vault-password"
     printf 'vault_brain_api_token: %s\nvault_brain_read_token: %s\n' "$(token)" "$(token)" |
@@ -157,5 +160,5 @@ podman_config
 build_image
 smoke_test
 tool_venv
-site_secrets
+site_files
 log "ready: . $WORK/env.sh"

@@ -35,7 +35,7 @@ monitor-1   Prometheus on its loopback (127.0.0.1:9090): $ready
             podman cp monitor-1:/usr/share/doc/brain-ops-assurance/runbooks ./runbooks
 evidence-1  export timer: next run $next_run
             first export: $verified (brain-audit verify-log, signatures checked)
-drill       ansible-playbook brain.ops_assurance.tabletop_drill -i $(find "$HOME/.ansible/tmp" -maxdepth 2 -path '*.site/inventory' | head -n 1) \\
+drill       ansible-playbook brain.ops_assurance.tabletop_drill -i docs/examples/site -i $BRAIN_OA_WORK/site/podman.yml \\
               -e @$BRAIN_OA_WORK/site/vault.yml --vault-password-file $BRAIN_OA_WORK/site/vault-password
             (Tabletop 001, timed; the report lands in ./drill-reports)
 podman      . $BRAIN_OA_WORK/env.sh first; remove the site with: molecule destroy -s site

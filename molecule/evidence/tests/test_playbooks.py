@@ -12,9 +12,11 @@ INVENTORY = os.path.join(os.environ.get("MOLECULE_EPHEMERAL_DIRECTORY", ""), "in
 TOKEN = ["-e", "brain_api_token={{ brain_test_token }}"]  # a template: the token is never in argv
 
 
-def playbook(name, *args):
+def playbook(name, *args, cwd=None):
+    """Run as from a shell in `cwd`: the shell exports PWD, from which relative output paths are taken."""
     cmd = ["ansible-playbook", "-i", INVENTORY, f"brain.ops_assurance.{name}", *args]
-    r = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env={**os.environ, "ANSIBLE_NOCOLOR": "1"}, check=False)
+    env = {**os.environ, "ANSIBLE_NOCOLOR": "1", "PWD": str(cwd or os.getcwd())}
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env=env, cwd=cwd, check=False)
     return r.returncode, r.stdout + r.stderr
 
 
@@ -45,9 +47,10 @@ def test_verify_evidence_summarises_each_host():
 
 
 def test_evidence_pack_lands_verified_on_the_controller(tmp_path):
-    rc, out = playbook("evidence_pack", *TOKEN, "-e", "evidence_pack_scope=internal", "-e", f"evidence_pack_dir={tmp_path}")
+    # A relative directory is the operator's current one, not the installed collection's.
+    rc, out = playbook("evidence_pack", *TOKEN, "-e", "evidence_pack_scope=internal", "-e", "evidence_pack_dir=packs", cwd=tmp_path)
     assert rc == 0, out
-    (pack_file,) = tmp_path.iterdir()
+    (pack_file,) = (tmp_path / "packs").iterdir()
     assert pack_file.name == "ev-backend-internal-all-now.json"
     pack = json.loads(pack_file.read_text())
     body = {k: v for k, v in pack.items() if k != "content_hash"}
