@@ -11,6 +11,7 @@ Ansible module_util on managed hosts and beside the scripts.
 import base64
 import binascii
 import datetime
+import functools
 import hashlib
 import itertools
 import json
@@ -18,15 +19,6 @@ import multiprocessing
 import os
 import re
 from concurrent.futures import ProcessPoolExecutor
-
-try:
-    from cryptography.exceptions import InvalidSignature
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
-    from cryptography.hazmat.primitives.serialization import load_pem_private_key, load_pem_public_key
-
-    HAS_CRYPTOGRAPHY = True
-except ImportError:  # signatures are optional
-    HAS_CRYPTOGRAPHY = False
 
 FORMAT_VERSION = 1
 GENESIS = "0" * 64
@@ -54,35 +46,34 @@ MAX_PROBLEMS = 20  # per file: enough to see the shape of the damage, bounded ou
 
 # The fast path: one regular expression that accepts a subset of valid event lines (canonical
 # JSON, the contract's members in order, a flat `details` object of at most three keys without
-# escapes, with string, integer, boolean or null values) and captures what the chain checks need.
-# Anything else goes through parse_event(), which is the definition of a valid line. `hash` and
-# `prev_hash` may match any 64 bytes here because the chain checks compare them byte for byte
-# with computed hashes.
+# escapes, with string, integer, boolean or null values, a timestamp on the file's day) and
+# captures what the chain checks need. Anything else goes through parse_event(), which is the
+# definition of a valid line. `hash` and `prev_hash` may match any 64 bytes here because the chain
+# checks compare them byte for byte with computed hashes.
 _STR = rb'[^"\\\x00-\x1f]*+(?:\\(?:["\\bfnrt]|u00(?:0[0-7bef]|1[0-9a-f]))[^"\\\x00-\x1f]*+)*+'
-_KEY = rb'"([^"\\\x00-\x1f]*+)":'
 _VALUE = rb'(?:"' + _STR + rb'"|-?(?:0|[1-9][0-9]*+)|true|false|null)'
-_LINE_RE = re.compile(
-    rb'(\{"actor":"'
-    + _STR
-    + rb'","details":\{(?:'
-    + _KEY
-    + _VALUE
-    + rb"(?:,"
-    + _KEY
-    + _VALUE
-    + rb"(?:,"
-    + _KEY
-    + _VALUE
-    + rb'((?:,"'
-    + _STR
-    + rb'":'
-    + _VALUE
-    + rb")*+))?)?)?\}"
-    rb',"event_id":"' + _STR + rb'","event_type":"' + _STR + rb'"),"hash":"((?s:.{64}))"(,"prev_hash":"((?s:.{64}))","seq":([1-9][0-9]*+)'
-    rb',"severity":"(?:INFO|WARNING|ERROR|CRITICAL)","timestamp":"([0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{6}Z)"'
-    rb',"trace_id":(?:null|"' + _STR + rb'")\})\n'
-)
+_KEY = rb'"[^"\\\x00-\x1f]*+'  # a key's opening quote and text: the key order test below needs both
+_ABSENT = b"\xff"  # an absent key group: above any UTF-8 byte
 _NO_MATCH = (None,) * 10
+
+
+@functools.lru_cache(maxsize=8)
+def _line_re(day):
+    """The fast-path expression for lines of `day` (bytes), or of any day (None). Each details key
+    is captured as `"key"` and the next one also as `"key` (no closing quote): `"a" <= "b` holds
+    only if a < b, so two byte comparisons prove the keys sorted and unique. The converse fails
+    only where a key continues the one before with a space or "!", which sends the line down the
+    slow path, never past a check."""
+    date = re.escape(day) if day else rb"[0-9]{4}-[0-9]{2}-[0-9]{2}"
+    return re.compile(
+        rb'(\{"actor":"' + _STR + rb'","details":\{(?:(' + _KEY + rb'"):' + _VALUE
+        + rb"(?:,((" + _KEY + rb')"):' + _VALUE + rb"(?:,(" + _KEY + rb')":' + _VALUE + rb")?)?)?\}"
+        rb',"event_id":"' + _STR + rb'","event_type":"' + _STR + rb'"),"hash":"((?s:.{64}))"(,"prev_hash":"((?s:.{64}))","seq":([1-9][0-9]*+)'
+        rb',"severity":"(?:INFO|WARNING|ERROR|CRITICAL)","timestamp":"(' + date + rb'T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{6}Z)"'
+        rb',"trace_id":(?:null|"' + _STR + rb'")\})\n'
+    )  # fmt: skip
+
+
 _BLOCK_SIZE = 1 << 18  # fits a core's L2 cache; memory stays flat whatever the file size
 _PARALLEL_MIN_SIZE = 32 << 20  # below this, forking costs more than it saves
 
@@ -283,8 +274,9 @@ def verify_lines(block, day=None, chain=None, end=None):
     numbered by line from the start of the chain."""
     chain = chain or Chain()
     day = day.encode() if day else None
-    match, sha256 = _LINE_RE.match, hashlib.sha256
-    lineno, first, last, skipped = chain.lines + 1, chain.first, chain.last, 0
+    match, sha256 = _line_re(day).match, hashlib.sha256
+    lineno, first, skipped = chain.lines + 1, chain.first, 0
+    last_seq, last_hash, last_ts = chain.last or (None, None, None)
     size = len(block) if end is None else end
     if size:
         if block[size - 1 : size] != b"\n":
@@ -295,9 +287,8 @@ def verify_lines(block, day=None, chain=None, end=None):
         pos = 0
         while pos < size:
             m = match(block, pos) if fast else None
-            head, k1, k2, k3, more, hsh, tail, prev, seq, ts = m.groups() if m is not None else _NO_MATCH
-            # Fast only when the details keys are strictly increasing (sorted, no duplicates).
-            if m is not None and (k2 is None or (k1 < k2 and (k3 is None or (k2 < k3 and not more)))):
+            head, k1, k2, k2_open, k3_open, hsh, tail, prev, seq, ts = m.groups(_ABSENT) if m is not None else _NO_MATCH
+            if m is not None and k1 <= k2_open and k2 <= k3_open:  # details keys sorted and unique
                 pos = m.end()
                 entry, seq = head + tail, int(seq)
             else:
@@ -309,19 +300,22 @@ def verify_lines(block, day=None, chain=None, end=None):
                     chain.problem(lineno, str(err))
                     lineno, skipped = lineno + 1, skipped + 1
                     continue
+                if day is not None and ts[:10] != day:
+                    chain.problem(lineno, f"timestamp {ts.decode()} is outside the file's day")
             if sha256(entry + prev).hexdigest().encode() != hsh:
                 chain.problem(lineno, f"hash mismatch: the event was altered after it was written (seq {seq})")
-            if last is None:
-                first = (seq, prev, ts)
-            elif prev != last[1] or seq != last[0] + 1 or ts < last[2]:  # cheap test; link() says what is wrong
-                chain.link(lineno, last, seq, prev, ts)
-            if day is not None and ts[:10] != day:
-                chain.problem(lineno, f"timestamp {ts.decode()} is outside the file's day")
-            last = (seq, hsh, ts)
+            if prev != last_hash or seq != last_seq + 1 or ts < last_ts:  # cheap test; link() says what is wrong
+                if last_hash is None:
+                    first = (seq, prev, ts)
+                else:
+                    chain.link(lineno, (last_seq, last_hash, last_ts), seq, prev, ts)
+            last_seq, last_hash, last_ts = seq, hsh, ts
             lineno += 1
     chain.count += lineno - 1 - chain.lines - skipped
     chain.malformed += skipped
-    chain.lines, chain.first, chain.last = lineno - 1, first, last
+    chain.lines, chain.first = lineno - 1, first
+    if last_hash is not None:
+        chain.last = (last_seq, last_hash, last_ts)
     return chain
 
 
@@ -440,8 +434,13 @@ def parse_record(raw, keys, what):
 
 def _load_key(path, private):
     what = "signing key" if private else "public key"
-    if not HAS_CRYPTOGRAPHY:
-        raise EvidenceError(f"{'signing' if private else 'checking signatures'} needs the Python package cryptography (Debian: python3-cryptography)")
+    # Imported here: signatures are optional, and the import costs every verification run time
+    # and memory (forked workers included) when no key is given.
+    try:
+        from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+        from cryptography.hazmat.primitives.serialization import load_pem_private_key, load_pem_public_key
+    except ImportError:
+        raise EvidenceError(f"{'signing' if private else 'checking signatures'} needs the Python package cryptography (Debian: python3-cryptography)") from None
     try:
         with open(path, "rb") as fh:
             data = fh.read()
@@ -467,6 +466,8 @@ def sign(private_key, raw):
 
 
 def signature_valid(public_key, raw, sig_file_bytes):
+    from cryptography.exceptions import InvalidSignature  # importable: public_key came from _load_key()
+
     try:
         public_key.verify(base64.b64decode(sig_file_bytes.strip(), validate=True), raw)
     except (InvalidSignature, binascii.Error, ValueError):

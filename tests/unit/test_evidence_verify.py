@@ -5,6 +5,8 @@ the real reference backend, then damaged the way an intruder or a broken disk wo
 import hashlib
 import json
 import shutil
+import subprocess
+import sys
 
 import pytest
 from ansible_collections.brain.ops_assurance.plugins.module_utils import evidence
@@ -295,6 +297,29 @@ def test_the_fast_path_never_accepts_what_the_definition_rejects():
         line = with_hash(good.replace(b'"details":{"a":1,"b":"x"}', details))
         chain = evidence.verify_lines(line)
         assert chain.malformed == 1 and message in chain.messages()[0], (details, chain.messages())
+    # The key order test of the fast path at its edges: a key that is a prefix of the next, empty
+    # keys, a key continued with a character below the quote; sorted ones pass, the rest fail.
+    orders = {
+        (): True,
+        ("",): True,
+        ("", "a"): True,
+        ("a", "ab"): True,
+        ("a", "a!", "a !"): False,
+        ("a", "a !", "a!"): True,
+        ("a", "b", "c"): True,
+        ("ab", "a"): False,
+        ("a", "a"): False,
+        ("a", "c", "b"): False,
+        ("a", "b", "b"): False,
+        ("", ""): False,
+    }
+    for keys, valid in orders.items():
+        details = b"{" + b",".join(b'"%s":%d' % (k.encode(), n) for n, k in enumerate(keys)) + b"}"
+        chain = evidence.verify_lines(with_hash(good.replace(b'{"a":1,"b":"x"}', details)))
+        assert (chain.total_problems == 0) is valid and chain.malformed == (not valid), (keys, chain.messages())
+    # The day is part of the fast path: a line of another day is reported, not passed.
+    chain = evidence.verify_lines(with_hash(good), day="2026-01-02")
+    assert chain.messages() == ["line 1: timestamp 2026-01-01T00:00:00.000000Z is outside the file's day"]
 
 
 def test_parallel_verification_numbers_lines_across_parts(ev, monkeypatch):
@@ -317,3 +342,14 @@ def test_an_unusable_public_key_is_a_usage_error(ev, tmp_path):
     (tmp_path / "bad.pub").write_text("not a key\n")
     r = verify_log(ev, "--public-key", str(tmp_path / "bad.pub"))
     assert r.returncode == 2 and f"cannot load the public key {tmp_path / 'bad.pub'}" in r.stderr
+
+
+def test_cryptography_is_loaded_only_for_signatures(ev, pub, monkeypatch):
+    """Without a key nothing imports cryptography (it costs every run start-up time and memory,
+    forked workers included); with a key and no cryptography the error says what to install."""
+    code = f"import sys, evidence; assert evidence.verify_path({str(ev)!r}).ok; print(sorted(m for m in sys.modules if m.startswith('cryptography')))"
+    r = subprocess.run([sys.executable, "-c", code], cwd=evidence.__file__.rsplit("/", 1)[0], capture_output=True, text=True, check=True)
+    assert r.stdout == "[]\n"
+    monkeypatch.setitem(sys.modules, "cryptography.hazmat.primitives.asymmetric.ed25519", None)
+    with pytest.raises(evidence.EvidenceError, match=r"^checking signatures needs the Python package cryptography \(Debian: python3-cryptography\)$"):
+        evidence.verify_path(str(ev), pub)
