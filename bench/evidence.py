@@ -37,6 +37,7 @@ from helpers.backend import Backend  # noqa: E402
 
 EXPORT = ROOT / "scripts" / "brain-evidence-export"
 AUDIT = ROOT / "scripts" / "brain-audit"
+VERIFY_TARGET = 0.8  # verify-log's throughput as a fraction of sha256sum's (issue 4)
 
 
 def tree_memory_kib(pid):
@@ -197,10 +198,11 @@ def main():
     ]
     for name, seconds, rss, ratio in rows:
         print(f"{name:<34}{seconds:>9.2f}{n / seconds:>12,.0f}{size / seconds / 1e6:>8.0f}{rss:>26}{ratio:>28}")
-    budget = ((t_sha / 0.8 - t_start) * cpus - t_digest) / n
+    allowed = t_sha / VERIFY_TARGET  # wall seconds
+    budget = ((allowed - t_start) * cpus - t_digest) / n
     us = {k: v * 1e6 for k, v in costs.items()}
-    print(f"\nCPU per event for verify-log to reach 0.8 x sha256sum on {cpus} CPUs: {budget * 1e6:.2f} us")
-    print(f"  ({t_sha / 0.8:.2f} s - {t_start:.2f} s start-up) x {cpus} CPUs - {t_digest:.2f} s file SHA-256, over {n} events")
+    print(f"\nCPU per event for verify-log to reach {VERIFY_TARGET} x sha256sum on {cpus} CPUs: {budget * 1e6:.2f} us")
+    print(f"  ({allowed:.2f} s - {t_start:.2f} s start-up) x {cpus} CPUs - {t_digest:.2f} s file SHA-256, over {n} events")
     print(f"CPU per event in this process (first 64 MB): fast-path expression {us['expression']:.2f} us + one SHA-256 {us['sha256']:.2f} us")
     print(f"  = {us['expression'] + us['sha256']:.2f} us before any check; all of verify_lines() {us['verify_lines']:.2f} us")
     if not args.workdir:

@@ -4,6 +4,7 @@ the real reference backend, then damaged the way an intruder or a broken disk wo
 
 import hashlib
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -348,7 +349,7 @@ def test_cryptography_is_loaded_only_for_signatures(ev, pub, monkeypatch):
     """Without a key nothing imports cryptography (it costs every run start-up time and memory,
     forked workers included); with a key and no cryptography the error says what to install."""
     code = f"import sys, evidence; assert evidence.verify_path({str(ev)!r}).ok; print(sorted(m for m in sys.modules if m.startswith('cryptography')))"
-    r = subprocess.run([sys.executable, "-c", code], cwd=evidence.__file__.rsplit("/", 1)[0], capture_output=True, text=True, check=True)
+    r = subprocess.run([sys.executable, "-c", code], cwd=os.path.dirname(evidence.__file__), capture_output=True, text=True, check=True)
     assert r.stdout == "[]\n"
     monkeypatch.setitem(sys.modules, "cryptography.hazmat.primitives.asymmetric.ed25519", None)
     with pytest.raises(evidence.EvidenceError, match=r"^checking signatures needs the Python package cryptography \(Debian: python3-cryptography\)$"):
