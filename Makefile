@@ -4,7 +4,7 @@
 SHELL := /bin/bash
 .SHELLFLAGS := -euo pipefail -c
 export BRAIN_OA_WORK ?= /var/tmp/brain-ops-assurance
-ENV := . $(BRAIN_OA_WORK)/env.sh &&
+ENV := . $(CURDIR)/tests/harness/env.sh &&
 # `site` last: it replaces the main job's hosts (same names as the example inventory) and removes them.
 SCENARIOS := reference_backend evidence prometheus site
 

@@ -2,7 +2,8 @@
 # Prepare this machine for the test suite and the local site deploy, from scratch and idempotently:
 #   host packages (podman + runc, debootstrap, promtool/amtool), podman configuration kept in
 #   $BRAIN_OA_WORK (never /etc), a Debian 12 image that boots systemd as PID 1, and the tool venv.
-# Writes $BRAIN_OA_WORK/env.sh; source it to use podman, molecule and ansible-* from the venv.
+# Writes $BRAIN_OA_WORK/env.sh, shared by every checkout; source tests/harness/env.sh to use podman,
+# molecule and ansible-* from the venv with this checkout as the collection.
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -58,7 +59,6 @@ export CONTAINERS_STORAGE_CONF=$WORK/storage.conf
 export CONTAINERS_CONF=$WORK/containers.conf
 export VIRTUAL_ENV=$VENV
 export PATH=$VENV/bin:\$PATH
-export ANSIBLE_COLLECTIONS_PATH=$WORK/collections
 export ANSIBLE_FORCE_COLOR=0 PY_COLORS=0
 CONF
 }
@@ -126,9 +126,6 @@ tool_venv() {
   local pip_version
   pip_version=$(grep -ohE "pip='[0-9.]+'" "$VENV"/lib/python3*/site-packages/ansible_test/_internal/python_requirements.py | tr -dc '0-9.')
   install -D -m 0644 "$HERE/get_pip.py" "$HOME/.ansible/test/cache/get_pip_${pip_version//./_}.py"
-  # Molecule does not install the collection under test: expose the checkout under its FQCN.
-  mkdir -p "$WORK/collections/ansible_collections/brain"
-  ln -sfn "$ROOT" "$WORK/collections/ansible_collections/brain/ops_assurance"
 }
 
 # The local site's secrets, in Ansible Vault as docs/examples/site tells users to keep theirs:
@@ -161,4 +158,4 @@ build_image
 smoke_test
 tool_venv
 site_files
-log "ready: . $WORK/env.sh"
+log "ready: . tests/harness/env.sh"

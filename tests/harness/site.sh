@@ -5,7 +5,7 @@
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 bash "$ROOT/tests/harness/bootstrap.sh"
-. "${BRAIN_OA_WORK:-/var/tmp/brain-ops-assurance}/env.sh"
+. "$ROOT/tests/harness/env.sh"
 cd "$ROOT"
 molecule converge -s site
 
@@ -38,5 +38,5 @@ evidence-1  export timer: next run $next_run
 drill       ansible-playbook brain.ops_assurance.tabletop_drill -i docs/examples/site -i $BRAIN_OA_WORK/site/podman.yml \\
               -e @$BRAIN_OA_WORK/site/vault.yml --vault-password-file $BRAIN_OA_WORK/site/vault-password
             (Tabletop 001, timed; the report lands in ./drill-reports)
-podman      . $BRAIN_OA_WORK/env.sh first; remove the site with: molecule destroy -s site
+podman      . tests/harness/env.sh first; remove the site with: molecule destroy -s site
 MSG
