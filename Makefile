@@ -9,6 +9,8 @@ ENV := . $(CURDIR)/tests/harness/env.sh &&
 SCENARIOS := reference_backend evidence prometheus site
 
 .PHONY: test site bootstrap lint build sanity unit molecule bench
+# `test`'s prerequisites run in their order, also under `make -j`.
+.NOTPARALLEL:
 
 test: bootstrap lint build sanity unit molecule
 
