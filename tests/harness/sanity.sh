@@ -23,13 +23,15 @@ python_for() {  # an interpreter of that minor version: on PATH, else pyenv's ne
   return 1
 }
 
-leg_venv() {  # the venv of an extra leg, made once; the stamp is written only after pip succeeded
-  local core=$1 py=$2 venv=$BRAIN_OA_WORK/venv-sanity-$1
+leg_venv() {  # the venv of a leg, made once; the stamp is written only after pip succeeded
+  # Called in a command substitution, where errexit does not hold: every step checks itself.
+  local core=$1 py=$2 venv=$BRAIN_OA_WORK/venv-sanity-$1 python
   if [ ! -e "$venv/.complete" ]; then
+    python=$(python_for "$py") || return 1
     log "create $venv (ansible-core $core, Python $py)"
     rm -rf "$venv"
-    "$(python_for "$py")" -m venv "$venv"
-    "$venv/bin/pip" install -q --disable-pip-version-check "ansible-core==$core"
+    "$python" -m venv "$venv" || return 1
+    "$venv/bin/pip" install -q --disable-pip-version-check "ansible-core==$core" || return 1
     touch "$venv/.complete"
   fi
   echo "$venv"
@@ -40,14 +42,18 @@ get_pip_cache() {  # $1: a venv's bin directory
   # reach; it takes a cached copy first, so put our stand-in there under the version it asks for.
   local pip_version
   pip_version=$(grep -ohE "pip='[0-9.]+'" "$1"/../lib/python3*/site-packages/ansible_test/_internal/python_requirements.py | tr -dc '0-9.')
+  [ -n "$pip_version" ] || return 1
   install -D -m 0644 "$HERE/get_pip.py" "$HOME/.ansible/test/cache/get_pip_${pip_version//./_}.py"
 }
 
 run_leg() {  # $1: venv bin directory, $2: Python version, then ansible-test options
+  # Called as `run_leg ... || failed=1`, where errexit does not hold: every step checks itself.
   local bin=$1 py=$2 core start rc=0
   shift 2
-  core=$("$bin/python" -c 'from ansible.release import __version__; print(__version__)')
-  get_pip_cache "$bin"
+  if ! core=$("$bin/python" -c 'from ansible.release import __version__; print(__version__)') || ! get_pip_cache "$bin"; then
+    RESULTS+=("$bin: FAIL (no ansible-core or ansible-test there)")
+    return 1
+  fi
   log "ansible-core $core on Python $py: ansible-test sanity"
   start=$SECONDS
   # The leg's bin first: ansible-test finds python$py there (its controller Python).
