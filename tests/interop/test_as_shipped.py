@@ -1,0 +1,106 @@
+"""Against what backend/main.py mounts of the governance routers (sovereign_mode only): the collection
+must say which capabilities are missing instead of deploying silent alerts (issue 14, "Done when" 2)."""
+
+import ast
+import os
+from pathlib import Path
+
+import pytest
+from brain_app import PROFILES
+from expectations import ACCEPT_OPTION, BACKEND_INFO, EXISTING_META_ALERTS, REQUIRE_OPTION, SCRAPE_DIALECT
+from realbrain import Prometheus, run_module
+
+GOVERNANCE_ROUTERS = set(PROFILES["governance"])
+
+
+def mounted_governance_routers(main_py):
+    """The governance routers main.py imports and passes to include_router, read from its syntax tree."""
+    tree = ast.parse(Path(main_py).read_text())
+    imported = {}  # local name -> module of the router
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("app.modules.") and node.module.endswith(".router"):
+            for alias in node.names:
+                imported[alias.asname or alias.name] = node.module.split(".")[2]
+    included = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and getattr(node.func, "attr", None) == "include_router" and node.args and isinstance(node.args[0], ast.Name):
+            included.add(imported.get(node.args[0].id))
+    return included & GOVERNANCE_ROUTERS
+
+
+def test_the_as_shipped_profile_mounts_what_main_py_mounts():
+    """Guards the second mode's claim: it serves exactly main.py's governance routers."""
+    assert mounted_governance_routers(Path(os.environ["BRAIN_SRC"]) / "backend" / "main.py") == set(PROFILES["as-shipped"])
+
+
+@pytest.mark.parametrize(
+    "method,path",
+    [
+        ("GET", "/metrics"),
+        ("GET", "/api/sovereign-mode/metrics"),
+        ("GET", "/api/safe-mode/status"),
+        ("POST", "/api/safe-mode/enable"),
+        ("POST", "/api/sovereign-mode/audit/export"),
+    ],
+)
+def test_the_shipped_backend_lacks_the_contract_endpoints(shipped, method, path):
+    """The facts the collection has to cope with (issue 14, "Why"): each answers 404."""
+    assert shipped.call(method, path, {}).status_code == 404
+
+
+def test_the_shipped_backend_serves_sovereign_mode_and_evidence_packs(shipped):
+    assert shipped.ok("GET", "/api/sovereign-mode/status")["mode"] == "online"
+    assert shipped.call("POST", "/api/sovereign-mode/evidence/export", {}).status_code == 422  # there, with its own request shape
+
+
+def test_the_capability_table_names_what_is_missing(shipped, tmp_path):
+    """backend_info against the shipped backend: no safe mode, no metrics of either kind; evidence packs there."""
+    r = run_module(tmp_path, BACKEND_INFO, {}, shipped.url(), shipped.token())
+    assert not r.get("failed"), r.get("msg")
+    caps = r["capabilities"]
+    assert {name: caps[name]["available"] for name in ("safe_mode", "governance_metrics", "operations_metrics", "evidence_packs")} == {
+        "safe_mode": False,
+        "governance_metrics": False,
+        "operations_metrics": False,
+        "evidence_packs": True,
+    }
+    assert not caps["safe_mode"]["alerts"] and not caps["operations_metrics"]["alerts"] and not caps["governance_metrics"]["alerts"]
+
+
+def test_a_required_capability_the_backend_lacks_fails_unless_accepted(shipped, tmp_path):
+    refused = run_module(tmp_path / "refused", BACKEND_INFO, {REQUIRE_OPTION: ["safe_mode", "operations_metrics"]}, shipped.url(), shipped.token())
+    assert refused.get("failed") is True
+    assert "safe_mode" in refused["msg"] and "operations_metrics" in refused["msg"]
+    accepted = run_module(
+        tmp_path / "accepted",
+        BACKEND_INFO,
+        {REQUIRE_OPTION: ["safe_mode", "operations_metrics"], ACCEPT_OPTION: ["safe_mode", "operations_metrics"]},
+        shipped.url(),
+        shipped.token(),
+    )
+    assert not accepted.get("failed"), accepted.get("msg")
+
+
+def test_safe_mode_info_says_the_endpoint_is_missing(shipped, tmp_path):
+    """FastAPI's error body shown: the operator reads "Not Found", not "the API gave no reason"."""
+    r = run_module(tmp_path, "brain.ops_assurance.safe_mode_info", {}, shipped.url(), shipped.token())
+    assert r.get("failed") is True
+    assert r["status"] == 404
+    assert r["msg"] == "read safe mode status failed: HTTP 404: Not Found"
+
+
+def test_prometheus_alerts_that_the_contract_is_missing(shipped, tmp_path):
+    """The rule pack against the shipped backend: besides the target being down, an alert says the
+    backend does not export the governance contract (issue 14: "the rule pack alerts on a backend
+    whose contract goes missing")."""
+    prom = Prometheus(tmp_path, shipped.port, settings=SCRAPE_DIALECT)
+    try:
+        prom.scraped(5)
+        prom.wait(lambda: any(a["state"] == "firing" for a in prom.alert_details() if a["labels"]["alertname"] not in EXISTING_META_ALERTS), 30, "a contract alert")
+        firing = [a for a in prom.alert_details() if a["state"] == "firing" and a["labels"]["alertname"] not in EXISTING_META_ALERTS]
+        text = " ".join(f"{a['annotations'].get('summary', '')} {a['annotations'].get('description', '')}" for a in firing).lower()
+        assert "contract" in text or "missing" in text, firing
+    except AssertionError as err:
+        raise AssertionError(f"{err}\nactive alerts: {prom.alerts()}\ntargets: {prom.targets()}") from None
+    finally:
+        prom.stop()

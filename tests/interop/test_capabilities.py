@@ -1,0 +1,36 @@
+"""backend_info against the real governance routers (issue 14, "Done when" 1: "the capability
+table is right"). What is right is checked against the backend itself: a capability is available
+exactly when its real endpoint answers, and no capability promises an alert whose series real
+main never exports."""
+
+import pytest
+from expectations import BACKEND_INFO, CAPABILITIES, DRILLABLE_ON_REAL_MAIN, IMPOSSIBLE_ON_REAL_MAIN
+from realbrain import run_module
+
+
+@pytest.fixture(scope="module")
+def table(governance, tmp_path_factory):
+    r = run_module(tmp_path_factory.mktemp("backend-info"), BACKEND_INFO, {}, governance.url(), governance.token())
+    assert not r.get("failed"), r.get("msg")
+    return r["capabilities"]
+
+
+def test_every_capability_is_in_the_table(table):
+    assert set(CAPABILITIES) <= set(table)
+    assert all(isinstance(table[name]["available"], bool) for name in CAPABILITIES)
+
+
+def test_availability_matches_the_real_endpoints(table, governance):
+    assert governance.call("GET", "/api/safe-mode/status").status_code == 200
+    assert governance.call("GET", "/metrics", token="none").status_code == 200
+    assert governance.call("GET", "/api/sovereign-mode/metrics").status_code == 404
+    assert table["safe_mode"]["available"] is True
+    assert table["operations_metrics"]["available"] is True
+    assert table["evidence_packs"]["available"] is True
+    assert table["auth"]["available"] is True
+
+
+def test_the_alerts_it_promises_are_the_ones_real_main_can_fire(table):
+    promised = {alert for cap in table.values() if cap["available"] for alert in cap["alerts"]}
+    assert DRILLABLE_ON_REAL_MAIN <= promised
+    assert not promised & IMPOSSIBLE_ON_REAL_MAIN
