@@ -212,6 +212,7 @@ def rendered_rules(tmp_path, settings):
     """The rule files as the prometheus role writes them (tests/rules/render.yml, checked by promtool)."""
     from helpers.render import render_rules
 
+    tmp_path.mkdir(parents=True, exist_ok=True)
     return render_rules(tmp_path, json.dumps(settings))
 
 

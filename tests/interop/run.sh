@@ -42,4 +42,4 @@ fi
 export BRAIN_SRC=$src BRAIN_SRC_COMMIT=$commit BRAIN_OA_INTEROP_PYTHON=$venv/bin/python
 cd "$root"
 read -ra extra <<<"${PYTEST_ARGS:-}"  # e.g. PYTEST_ARGS="-k safe_mode -x"
-exec pytest tests/interop -p no:cacheprovider -v -rA "${extra[@]}"
+exec pytest tests/interop -p no:cacheprovider -v -rA --durations=5 "${extra[@]}"

@@ -9,18 +9,27 @@ from realbrain import run_module
 
 
 @pytest.fixture(scope="module")
-def table(governance, tmp_path_factory):
-    r = run_module(tmp_path_factory.mktemp("backend-info"), BACKEND_INFO, {}, governance.url(), governance.token())
-    assert not r.get("failed"), r.get("msg")
-    return r["capabilities"]
+def info(governance, tmp_path_factory):
+    """backend_info's result, run once; a failure to run it is each test's failure, not a setup error."""
+    try:
+        return run_module(tmp_path_factory.mktemp("backend-info"), BACKEND_INFO, {}, governance.url(), governance.token())
+    except AssertionError as err:
+        return {"failed": True, "msg": str(err)}
 
 
-def test_every_capability_is_in_the_table(table):
+def table_of(info):
+    assert not info.get("failed"), info.get("msg")
+    return info["capabilities"]
+
+
+def test_every_capability_is_in_the_table(info):
+    table = table_of(info)
     assert set(CAPABILITIES) <= set(table)
     assert all(isinstance(table[name]["available"], bool) for name in CAPABILITIES)
 
 
-def test_availability_matches_the_real_endpoints(table, governance):
+def test_availability_matches_the_real_endpoints(info, governance):
+    table = table_of(info)
     assert governance.call("GET", "/api/safe-mode/status").status_code == 200
     assert governance.call("GET", "/metrics", token="none").status_code == 200
     assert governance.call("GET", "/api/sovereign-mode/metrics").status_code == 404
@@ -30,7 +39,8 @@ def test_availability_matches_the_real_endpoints(table, governance):
     assert table["auth"]["available"] is True
 
 
-def test_the_alerts_it_promises_are_the_ones_real_main_can_fire(table):
+def test_the_alerts_it_promises_are_the_ones_real_main_can_fire(info):
+    table = table_of(info)
     promised = {alert for cap in table.values() if cap["available"] for alert in cap["alerts"]}
     assert DRILLABLE_ON_REAL_MAIN <= promised
     assert not promised & IMPOSSIBLE_ON_REAL_MAIN
