@@ -37,4 +37,11 @@ IMPOSSIBLE_ON_REAL_MAIN = {
 DRILLABLE_ON_REAL_MAIN = {"BrainModeFlapping", "GovernanceBundleQuarantined"}
 # The rule pack's alerts that exist today for scrape and evidence health; the alert that says a
 # backend's contract is missing must be another one.
-EXISTING_META_ALERTS = {"BrainTargetDown", "BrainScrapeFailing", "PrometheusConfigReloadFailed", "Watchdog", "BrainEvidenceExportStale", "BrainEvidenceExportFailed"}
+EXISTING_META_ALERTS = {
+    "BrainTargetDown",
+    "BrainScrapeFailing",
+    "PrometheusConfigReloadFailed",
+    "Watchdog",
+    "BrainEvidenceExportStale",
+    "BrainEvidenceExportFailed",
+}

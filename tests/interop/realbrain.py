@@ -79,8 +79,9 @@ class RealBrain:
 
     def start(self):
         self.port = free_port()
+        cmd = self._cmd("serve", "--profile", self.profile, "--port", str(self.port))
         with open(self.log, "ab") as log:
-            self.proc = subprocess.Popen(self._cmd("serve", "--profile", self.profile, "--port", str(self.port)), cwd=self.workdir, env=self.env, stdout=log, stderr=log)
+            self.proc = subprocess.Popen(cmd, cwd=self.workdir, env=self.env, stdout=log, stderr=log)
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -203,7 +204,8 @@ def _ansible(cmd):
 def rendered_config(tmp_path, settings):
     """prometheus.yml as the prometheus role builds it from `settings` (extra vars)."""
     out, play = tmp_path / "prometheus.yml", tmp_path / "config-play.yml"
-    play.write_text(CONFIG_PLAY.format(defaults=ROLE / "defaults/main/main.yml", pack=ROLE / "defaults/main/rule_pack.yml", vars=ROLE / "vars/main.yml", out=out))
+    defaults = ROLE / "defaults" / "main"
+    play.write_text(CONFIG_PLAY.format(defaults=defaults / "main.yml", pack=defaults / "rule_pack.yml", vars=ROLE / "vars" / "main.yml", out=out))
     _ansible(["ansible-playbook", str(play), "-e", json.dumps(settings)])
     return yaml.safe_load(out.read_text())
 
@@ -294,7 +296,8 @@ class Prometheus:
 
     def targets(self):
         """job -> (health, lastError) of the brain-* targets."""
-        return {t["labels"]["job"]: (t["health"], t["lastError"]) for t in self.api("/api/v1/targets")["activeTargets"] if t["labels"]["job"].startswith("brain-")}
+        active = self.api("/api/v1/targets")["activeTargets"]
+        return {t["labels"]["job"]: (t["health"], t["lastError"]) for t in active if t["labels"]["job"].startswith("brain-")}
 
     def scraped(self, times=3):
         """Wait until each brain-* job has been scraped `times` times (whatever it answered)."""

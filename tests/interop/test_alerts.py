@@ -16,7 +16,8 @@ def drill(tmp_path_factory, key):
     """A fresh backend, Prometheus scraping it every second, then the drill: five mode switches
     (more than the pack's three an hour) and a bundle that fails its hash check. Every `for:` is 5 s."""
     brain = RealBrain(tmp_path_factory.mktemp("drill-backend"), "governance", key)
-    prom = Prometheus(tmp_path_factory.mktemp("drill-prometheus"), brain.port, settings={**SCRAPE_DIALECT, "prometheus_brain_last_success_max_age": LAST_SUCCESS_MAX_AGE})
+    settings = {**SCRAPE_DIALECT, "prometheus_brain_last_success_max_age": LAST_SUCCESS_MAX_AGE}
+    prom = Prometheus(tmp_path_factory.mktemp("drill-prometheus"), brain.port, settings=settings)
     try:
         prom.scraped(3)
         for mode in ("offline", "online", "offline", "online", "offline"):
@@ -49,13 +50,13 @@ def test_every_scrape_job_reaches_the_real_backend(drill):
 
 
 def test_mode_flapping_fires(drill):
-    brain, prom = drill
+    _, prom = drill
     assert prom.alerts().get("BrainModeFlapping") == "firing", prom.alerts()
 
 
 def test_a_quarantined_bundle_fires(drill):
     """brain_quarantine_total (real main's counter) drives GovernanceBundleQuarantined."""
-    brain, prom = drill
+    _, prom = drill
     assert prom.alerts().get("GovernanceBundleQuarantined") == "firing", prom.alerts()
 
 

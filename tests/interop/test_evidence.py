@@ -18,10 +18,12 @@ AUDIT = str(ROOT / "scripts" / "brain-audit")
 def test_an_evidence_pack_exports_and_the_real_backend_verifies_it(governance, tmp_path):
     governance.switch_mode("offline", reason="interop: evidence")
     governance.switch_mode("online", reason="interop: evidence")
-    now = datetime.datetime.now(datetime.UTC)
-    window = {"start_time": (now - datetime.timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ"), "end_time": (now + datetime.timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ")}
+    now, hour = datetime.datetime.now(datetime.UTC), datetime.timedelta(hours=1)
+    # Times with Z, as users write them (the module's documented form); the real backend compares naive times.
+    window = {"start_time": (now - hour).strftime("%Y-%m-%dT%H:%M:%SZ"), "end_time": (now + hour).strftime("%Y-%m-%dT%H:%M:%SZ")}
     dest = tmp_path / "pack.json"
-    r = run_module(tmp_path / "play", "brain.ops_assurance.evidence_pack", {"scope": "audit", "dest": str(dest), **window}, governance.url(), governance.token())
+    args = {"scope": "audit", "dest": str(dest), **window}
+    r = run_module(tmp_path / "play", "brain.ops_assurance.evidence_pack", args, governance.url(), governance.token())
     assert not r.get("failed"), r.get("msg")
     assert r["event_count"] >= 2, "the window holds the two mode changes just made (times with Z must not select zero events)"
     verdict = governance.ok("POST", "/api/sovereign-mode/evidence/verify", json.loads(dest.read_text()))
