@@ -5,9 +5,12 @@ brain_app.py, which only imports its routers. Nothing here knows the backend's i
 its HTTP API, its audit file's place and the facts in /work/shared/notes/real-brain.md.
 """
 
+import ctypes
+import glob
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -24,6 +27,15 @@ APP = HERE / "brain_app.py"
 ROLE = ROOT / "roles" / "prometheus"
 AUDIT_FILE = "storage/sovereign_mode_audit.jsonl"  # relative to the backend's working directory
 TAMPERED_BUNDLE = "interop-tampered"
+# libfaketime preloaded into the backend itself (not the faketime wrapper, whose child would
+# outlive a terminated wrapper).
+LIBFAKETIME = sorted(glob.glob("/usr/lib/*/faketime/libfaketime.so.1"))
+
+
+def _dies_with_the_tests():
+    """In the child before exec: SIGTERM when the test process dies, however it dies (no orphaned
+    backend or Prometheus after an interrupted run)."""
+    ctypes.CDLL(None).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
 def free_port():
@@ -46,7 +58,7 @@ class RealBrain:
     def __init__(self, workdir, profile, key, fake_offset=None):
         self.workdir = Path(workdir)
         self.profile = profile
-        self.fake_offset = fake_offset  # e.g. "-1d": the backend runs yesterday (libfaketime)
+        self.fake_offset = fake_offset  # e.g. "-1d": the backend's clock runs a day behind (libfaketime)
         storage = self.workdir / "storage"
         storage.mkdir(parents=True, exist_ok=True)
         # Determinism (real-brain.md): no 30 s DNS/HTTP probes that switch an offline host to OFFLINE.
@@ -68,20 +80,23 @@ class RealBrain:
             "ENVIRONMENT": "development",
             "LANG": "C.UTF-8",
         }
+        if fake_offset:
+            assert LIBFAKETIME, "libfaketime is missing: apt-get install faketime"
+            self.env.update({"LD_PRELOAD": LIBFAKETIME[0], "FAKETIME": fake_offset})
         self.proc = None
         self.log = self.workdir / "backend.log"
         self._tokens = {}
         self.start()
 
     def _cmd(self, *args):
-        cmd = [os.environ["BRAIN_OA_INTEROP_PYTHON"], str(APP), *args]
-        return ["faketime", "-f", self.fake_offset, *cmd] if self.fake_offset else cmd
+        return [os.environ["BRAIN_OA_INTEROP_PYTHON"], str(APP), *args]
 
     def start(self):
         self.port = free_port()
         cmd = self._cmd("serve", "--profile", self.profile, "--port", str(self.port))
         with open(self.log, "ab") as log:
-            self.proc = subprocess.Popen(cmd, cwd=self.workdir, env=self.env, stdout=log, stderr=log)
+            # Its own process group, so stop() ends whatever it started too.
+            self.proc = subprocess.Popen(cmd, cwd=self.workdir, env=self.env, stdout=log, stderr=log, start_new_session=True, preexec_fn=_dies_with_the_tests)
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -92,15 +107,16 @@ class RealBrain:
                 return
             except requests.ConnectionError:
                 time.sleep(0.3)
+        self.stop()
         raise AssertionError(f"the real backend did not listen within 60 s:\n{self.log_tail()}")
 
     def stop(self):
         if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
+            os.killpg(self.proc.pid, signal.SIGTERM)
             try:
                 self.proc.wait(15)
             except subprocess.TimeoutExpired:
-                self.proc.kill()
+                os.killpg(self.proc.pid, signal.SIGKILL)
                 self.proc.wait()
 
     def log_tail(self, lines=40):
@@ -271,8 +287,13 @@ class Prometheus:
             ],
             stdout=self.log,
             stderr=self.log,
+            preexec_fn=_dies_with_the_tests,
         )
-        self.wait(lambda: requests.get(self.url("/-/ready"), timeout=2).status_code == 200, 60, "Prometheus ready")
+        try:
+            self.wait(lambda: requests.get(self.url("/-/ready"), timeout=2).status_code == 200, 60, "Prometheus ready")
+        except AssertionError:
+            self.stop()
+            raise
 
     def url(self, path):
         return f"http://127.0.0.1:{self.port}{path}"

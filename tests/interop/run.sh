@@ -23,9 +23,10 @@ done
 commit=$(git -C "$src" rev-parse --short=12 HEAD 2>/dev/null || echo "unknown (not a git checkout)")
 say "BRAiN at $src, commit $commit"
 
-for tool in prometheus promtool faketime; do
+for tool in prometheus promtool; do
   command -v "$tool" >/dev/null || { say "$tool is missing: apt-get install prometheus faketime"; exit 3; }
 done
+compgen -G '/usr/lib/*/faketime/libfaketime.so.1' >/dev/null || { say "libfaketime is missing: apt-get install prometheus faketime"; exit 3; }
 
 # shellcheck disable=SC1091  # the harness environment, sourced from this checkout
 . "$root/tests/harness/env.sh"
