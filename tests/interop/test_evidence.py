@@ -63,25 +63,28 @@ def two_days_of_audit_log(tmp_path_factory, key):
             brain.stop()
         days.append(str(datetime.datetime.now(datetime.UTC).date() + datetime.timedelta(days=int(offset[:-1]))))
     entries = RealBrain.read_audit(workdir / AUDIT_FILE)
-    per_day = {day: sum(1 for e in entries if e["timestamp"].startswith(day)) for day in days}
-    assert all(per_day.values()), f"the backend wrote no audit entries on some day: {per_day}"
-    return workdir / AUDIT_FILE, days, per_day
+    ids = {day: [e["id"] for e in entries if e["timestamp"].startswith(day)] for day in days}
+    assert all(ids.values()), f"the backend wrote no audit entries on some day: {ids}"
+    return workdir / AUDIT_FILE, days, ids
 
 
 def test_daily_evidence_from_the_real_audit_log_verifies(two_days_of_audit_log, tmp_path):
-    audit_file, days, per_day = two_days_of_audit_log
+    """As the timer runs it on the backend host: one run a day, each day chained to the one before."""
+    audit_file, days, ids = two_days_of_audit_log
     evidence = tmp_path / "evidence"
-    r = subprocess.run(
-        [sys.executable, EXPORTER, EXPORTER_AUDIT_FILE_OPTION, str(audit_file), "--dir", str(evidence), "--start-date", days[0], "--date", days[1], "--json"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert r.returncode == 0, r.stderr[-2000:]
+    evidence.mkdir()
     for day in days:
-        exported = (evidence / f"audit-{day}.jsonl").read_text().splitlines()
-        assert len(exported) == per_day[day], f"{day}: {len(exported)} exported, {per_day[day]} in the backend's audit log"
+        r = subprocess.run(
+            [sys.executable, EXPORTER, EXPORTER_AUDIT_FILE_OPTION, str(audit_file), "--dir", str(evidence), "--date", day],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert r.returncode == 0, r.stderr[-2000:]
+        exported = (evidence / f"audit-{day}.jsonl").read_text()
+        assert len(exported.splitlines()) == len(ids[day]), f"{day}: {len(exported.splitlines())} exported, {len(ids[day])} in the backend's audit log"
+        assert all(f'"{entry_id}"' in exported for entry_id in ids[day]), f"{day}: an entry of the backend's audit log is missing"
     verified = subprocess.run([sys.executable, AUDIT, "verify-log", str(evidence)], capture_output=True, text=True, timeout=120, check=False)
     assert verified.returncode == 0 and verified.stdout.splitlines()[-1].startswith("PASS"), verified.stdout + verified.stderr
     # The check can fail: one changed byte in the first day breaks it.
