@@ -9,16 +9,29 @@ in a throwaway working directory, because the backend keeps its config and audit
   brain_app.py token --role admin [--role ...]                   print an access token
 
 Profiles: `governance` mounts sovereign_mode, safe_mode and monitoring (the Sprint 7 routers that
-exist but are not mounted); `as-shipped` mounts what backend/main.py mounts of them (sovereign_mode
-only), so the collection can be shown what is missing. Tokens are minted by the backend's own
-create_token with the throwaway key in BRAIN_JWT_PRIVATE_KEY, the key the server verifies with.
+exist but main.py does not mount) and the auth routers; `as-shipped` mounts what backend/main.py
+mounts of these (sovereign_mode and auth), so the collection can be shown what is missing. The auth
+routes have no database here: they exist (a probe finds them) but a service-token request fails.
+Tokens are minted by the backend's own create_token with the throwaway key in BRAIN_JWT_PRIVATE_KEY,
+the key the server verifies with.
 """
 
 import argparse
 import sys
 from datetime import timedelta
 
-PROFILES = {"governance": ("sovereign_mode", "safe_mode", "monitoring"), "as-shipped": ("sovereign_mode",)}
+# name -> (module, attribute) of a router in BRAIN_SRC/backend
+ROUTERS = {
+    "sovereign_mode": ("app.modules.sovereign_mode.router", "router"),
+    "safe_mode": ("app.modules.safe_mode.router", "router"),
+    "monitoring": ("app.modules.monitoring.router", "router"),
+    "auth": ("app.api.routes.auth", "router"),
+    "auth_admin": ("app.api.routes.auth", "admin_router"),
+}
+PROFILES = {
+    "governance": ("sovereign_mode", "safe_mode", "monitoring", "auth", "auth_admin"),
+    "as-shipped": ("sovereign_mode", "auth", "auth_admin"),
+}
 
 
 def app_for(profile):
@@ -30,7 +43,8 @@ def app_for(profile):
     # sovereign_mode first, as main.py imports it: the other order leaves a circular import that
     # stops mode switches from being counted in brain_mode_switch_total.
     for name in PROFILES[profile]:
-        app.include_router(importlib.import_module(f"app.modules.{name}.router").router)
+        module, attribute = ROUTERS[name]
+        app.include_router(getattr(importlib.import_module(module), attribute))
     return app
 
 

@@ -5,11 +5,13 @@ they are kept here, once, so aligning a test with the name finally chosen is a o
 Changing what is expected is not: that is the issue's "Done when".
 """
 
-# Capability discovery (issue 14, "Capability discovery that never stays silent").
+# Capability discovery (issue 14, "Capability discovery that never stays silent"); names as the
+# lead's backend_info has them (branch `capabilities`).
 BACKEND_INFO = "brain.ops_assurance.backend_info"
-CAPABILITIES = ("governance_metrics", "operations_metrics", "safe_mode", "audit_source", "evidence_packs", "auth")
-REQUIRE_OPTION = "require"  # capabilities the deploy needs: missing ones fail the module
+CAPABILITIES = ("governance_metrics", "operations_metrics", "safe_mode", "audit_export", "evidence_packs", "service_tokens")
+REQUIRE_OPTION = "required"  # capabilities the deploy needs: missing ones fail the module
 ACCEPT_OPTION = "accept_missing"  # ... unless listed here
+ALERTS_KEY = "alerts"  # per capability: the rule pack's alerts it makes possible (issue 14: "which alerts ... it makes possible")
 
 # The prometheus role's setting that picks a backend's scrape paths (issue 14, "scrape paths per backend").
 SCRAPE_DIALECT = {"prometheus_brain_dialect": "brain_main"}

@@ -1,36 +1,37 @@
-"""Against what backend/main.py mounts of the governance routers (sovereign_mode only): the collection
-must say which capabilities are missing instead of deploying silent alerts (issue 14, "Done when" 2)."""
+"""Against what backend/main.py mounts of the governance and auth routers (sovereign_mode and auth):
+the collection must say which capabilities are missing instead of deploying silent alerts (issue 14,
+"Done when" 2)."""
 
 import ast
 import os
 from pathlib import Path
 
 import pytest
-from brain_app import PROFILES
-from expectations import ACCEPT_OPTION, BACKEND_INFO, EXISTING_META_ALERTS, REQUIRE_OPTION, SCRAPE_DIALECT
+from brain_app import PROFILES, ROUTERS
+from expectations import ACCEPT_OPTION, ALERTS_KEY, BACKEND_INFO, EXISTING_META_ALERTS, REQUIRE_OPTION, SCRAPE_DIALECT
 from realbrain import Prometheus, run_module
 
-GOVERNANCE_ROUTERS = set(PROFILES["governance"])
 
-
-def mounted_governance_routers(main_py):
-    """The governance routers main.py imports and passes to include_router, read from its syntax tree."""
+def mounted_routers(main_py):
+    """Which of brain_app's ROUTERS main.py imports and passes to include_router, read from its syntax tree."""
     tree = ast.parse(Path(main_py).read_text())
-    imported = {}  # local name -> module of the router
+    wanted = {target: name for name, target in ROUTERS.items()}
+    imported = {}  # local name -> router name
     for node in ast.walk(tree):
-        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("app.modules.") and node.module.endswith(".router"):
+        if isinstance(node, ast.ImportFrom) and node.module:
             for alias in node.names:
-                imported[alias.asname or alias.name] = node.module.split(".")[2]
+                if (node.module, alias.name) in wanted:
+                    imported[alias.asname or alias.name] = wanted[node.module, alias.name]
     included = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Call) and getattr(node.func, "attr", None) == "include_router" and node.args and isinstance(node.args[0], ast.Name):
             included.add(imported.get(node.args[0].id))
-    return included & GOVERNANCE_ROUTERS
+    return included - {None}
 
 
 def test_the_as_shipped_profile_mounts_what_main_py_mounts():
-    """Guards the second mode's claim: it serves exactly main.py's governance routers."""
-    assert mounted_governance_routers(Path(os.environ["BRAIN_SRC"]) / "backend" / "main.py") == set(PROFILES["as-shipped"])
+    """Guards the second mode's claim: it serves exactly what main.py mounts of these routers."""
+    assert mounted_routers(Path(os.environ["BRAIN_SRC"]) / "backend" / "main.py") == set(PROFILES["as-shipped"])
 
 
 @pytest.mark.parametrize(
@@ -54,17 +55,20 @@ def test_the_shipped_backend_serves_sovereign_mode_and_evidence_packs(shipped):
 
 
 def test_the_capability_table_names_what_is_missing(shipped, tmp_path):
-    """backend_info against the shipped backend: no safe mode, no metrics of either kind; evidence packs there."""
+    """backend_info against the shipped backend: no safe mode, no metrics of either kind, no audit
+    export; evidence packs and the service-token route there."""
     r = run_module(tmp_path, BACKEND_INFO, {}, shipped.url(), shipped.token())
     assert not r.get("failed"), r.get("msg")
     caps = r["capabilities"]
-    assert {name: caps[name]["available"] for name in ("safe_mode", "governance_metrics", "operations_metrics", "evidence_packs")} == {
-        "safe_mode": False,
+    assert {name: caps[name]["available"] for name in caps} == {
         "governance_metrics": False,
         "operations_metrics": False,
+        "safe_mode": False,
+        "audit_export": False,
         "evidence_packs": True,
+        "service_tokens": True,
     }
-    assert not caps["safe_mode"]["alerts"] and not caps["operations_metrics"]["alerts"] and not caps["governance_metrics"]["alerts"]
+    assert not [alert for name in ("safe_mode", "operations_metrics", "governance_metrics") for alert in caps[name].get(ALERTS_KEY, [])]
 
 
 def test_a_required_capability_the_backend_lacks_fails_unless_accepted(shipped, tmp_path):

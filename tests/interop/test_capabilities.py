@@ -4,7 +4,7 @@ exactly when its real endpoint answers, and no capability promises an alert whos
 main never exports."""
 
 import pytest
-from expectations import BACKEND_INFO, CAPABILITIES, DRILLABLE_ON_REAL_MAIN, IMPOSSIBLE_ON_REAL_MAIN
+from expectations import ALERTS_KEY, BACKEND_INFO, CAPABILITIES, DRILLABLE_ON_REAL_MAIN, IMPOSSIBLE_ON_REAL_MAIN
 from realbrain import run_module
 
 
@@ -33,14 +33,19 @@ def test_availability_matches_the_real_endpoints(info, governance):
     assert governance.call("GET", "/api/safe-mode/status").status_code == 200
     assert governance.call("GET", "/metrics", token="none").status_code == 200
     assert governance.call("GET", "/api/sovereign-mode/metrics").status_code == 404
-    assert table["safe_mode"]["available"] is True
-    assert table["operations_metrics"]["available"] is True
-    assert table["evidence_packs"]["available"] is True
-    assert table["auth"]["available"] is True
+    assert governance.call("POST", "/api/sovereign-mode/audit/export", {}).status_code == 404
+    assert governance.call("GET", "/api/auth/service-token").status_code == 405  # POST only: mounted
+    assert {name: table[name]["available"] for name in ("safe_mode", "operations_metrics", "evidence_packs", "audit_export", "service_tokens")} == {
+        "safe_mode": True,
+        "operations_metrics": True,
+        "evidence_packs": True,
+        "audit_export": False,
+        "service_tokens": True,
+    }
 
 
 def test_the_alerts_it_promises_are_the_ones_real_main_can_fire(info):
     table = table_of(info)
-    promised = {alert for cap in table.values() if cap["available"] for alert in cap["alerts"]}
+    promised = {alert for cap in table.values() if cap["available"] for alert in cap.get(ALERTS_KEY, [])}
     assert promised >= DRILLABLE_ON_REAL_MAIN
     assert not promised & IMPOSSIBLE_ON_REAL_MAIN
