@@ -9,6 +9,8 @@ ENV := . $(CURDIR)/tests/harness/env.sh &&
 SCENARIOS := reference_backend evidence prometheus site
 
 .PHONY: test site bootstrap lint sanity unit molecule bench interop
+# `test`'s prerequisites run in their order, also under `make -j`.
+.NOTPARALLEL:
 
 test: bootstrap lint sanity unit molecule
 

@@ -25,8 +25,22 @@ host_packages() {
   log "apt install ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
-  # Services stay stopped: promtool and amtool are all the host needs from these packages.
-  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  # promtool and amtool are all the host needs from the Prometheus packages: their services must
+  # not run here. policy-rc.d stops the packages from starting them (an existing one is left as
+  # it is), and the units this run installed are disabled afterwards, systemd running or not.
+  local policy=/usr/sbin/policy-rc.d made_policy=
+  if [ ! -e "$policy" ]; then
+    printf '#!/bin/sh\nexit 101\n' >"$policy" && chmod 0755 "$policy" && made_policy=1
+  fi
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null || { [ -z "$made_policy" ] || rm -f "$policy"; return 1; }
+  [ -z "$made_policy" ] || rm -f "$policy"
+  local p unit
+  for p in "${missing[@]}"; do
+    case $p in prometheus | prometheus-alertmanager) ;; *) continue ;; esac
+    for unit in $(dpkg-query -L "$p" | grep -E '^/lib/systemd/system/[^/]+\.service$' | xargs -rn1 basename); do
+      systemctl disable --now --quiet "$unit" 2>/dev/null || systemctl disable --quiet "$unit" 2>/dev/null || true
+    done
+  done
 }
 
 podman_config() {
@@ -57,15 +71,27 @@ export BRAIN_OA_WORK=$WORK
 export BRAIN_OA_IMAGE=$IMAGE
 export CONTAINERS_STORAGE_CONF=$WORK/storage.conf
 export CONTAINERS_CONF=$WORK/containers.conf
-export VIRTUAL_ENV=$VENV
-export PATH=$VENV/bin:\$PATH
 export ANSIBLE_FORCE_COLOR=0 PY_COLORS=0
 CONF
 }
 
-mirror() {  # the host's own Debian mirror, from deb822 or one-line sources
-  cat /etc/apt/sources.list.d/*.sources /etc/apt/sources.list.d/*.list /etc/apt/sources.list 2>/dev/null |
-    grep -oE "(URIs:|deb) +[a-z]+://[^ ]+/$1/?( |$)" | head -1 | awk '{print $2}' || true
+# The URIs of the host's apt sources: deb822 "URIs:" fields and one-line "deb [options] URI ..."
+# entries; a mirror+file: URI (cloud images) names a file of mirrors, whose first one is used.
+apt_uris() {
+  local etc=${APT_ETC:-/etc/apt} uri
+  {
+    cat "$etc"/sources.list.d/*.sources 2>/dev/null | awk 'tolower($1) == "uris:" { for (i = 2; i <= NF; i++) print $i }'
+    cat "$etc"/sources.list "$etc"/sources.list.d/*.list 2>/dev/null | sed -E 's/#.*//; s/\[[^]]*\]//' | awk '$1 == "deb" { print $2 }'
+  } | while read -r uri; do
+    case $uri in mirror+file:*) grep -m1 -oE '^[a-z]+://[^[:space:]]+' "${uri#mirror+file:}" 2>/dev/null || true ;; *) echo "$uri" ;; esac
+  done
+}
+
+mirror() {  # the host's own mirror of the archive $1 (debian, debian-security)
+  local uri
+  for uri in $(apt_uris); do
+    case ${uri%/} in *://*/"$1") echo "${uri%/}"; return ;; esac
+  done
 }
 
 build_image() {
@@ -115,11 +141,13 @@ smoke_test() {
 }
 
 tool_venv() {
-  if [ ! -x "$VENV/bin/molecule" ]; then
+  # The stamp is written last: a venv whose pip died half-way is rebuilt, not taken as ready.
+  if [ ! -e "$VENV/.complete" ]; then
     log "create tool venv $VENV"
     rm -rf "$VENV"
     "${PYTHON:-python3}" -m venv "$VENV"
     "$VENV/bin/pip" install -q --disable-pip-version-check -r "$ROOT/tests/requirements.txt"
+    touch "$VENV/.complete"
   fi
   # ansible-test bootstraps pip into its sanity venvs with a get-pip script from a host we cannot
   # reach; it takes a cached copy first, so put our stand-in there under the version it asks for.
@@ -148,6 +176,12 @@ site_files() {
   )
 }
 
+# Sourced (by the tests), only the functions above.
+if [ "${BASH_SOURCE[0]}" != "$0" ]; then return 0; fi
+if [ "$(id -u)" -ne 0 ]; then
+  log "run as root: it installs packages and runs containers"
+  exit 1
+fi
 # The image tag carries a digest of the build recipe, so a changed recipe builds a new image.
 IMAGE=localhost/brain-oa-debian-systemd:12-$(declare -f build_image | sha256sum | cut -c1-12)
 mkdir -p "$WORK"
