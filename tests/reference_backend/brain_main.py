@@ -39,6 +39,7 @@ OPERATOR_ROLES = ("admin", "operator", "SYSTEM_ADMIN")
 AUDIT_FILE = os.path.join("storage", "sovereign_mode_audit.jsonl")
 CONFIG_FILE = os.path.join("storage", "sovereign_mode_config.json")
 AUDIT_ROUTE_MAX = 1000
+MAX_BODY = 256 * 1024 * 1024
 NON_INTERNAL_EVENTS = 100
 # ModeConfig's fields and defaults, in the order the real service serialises them.
 CONFIG_DEFAULTS = {
@@ -743,8 +744,6 @@ class Backend:
     # drill controls (reference backend only) ---------------------------------------------------
     def drill(self, action, body, principal):
         """Move what real main can move, through the writers its code has; refuse the rest."""
-        if not self.opts.enable_drills:
-            raise HttpError(404, "Not Found")
         with self.lock:
             m = self.metrics
             if action in ("override/activate", "override/clear"):
@@ -821,7 +820,7 @@ def route_table(sprint7):
 
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
-    server_version = "uvicorn"
+    server_version = "brain-reference-backend/1 (brain-main)"
     backend = None
     keys = None
     routes = {}
@@ -849,6 +848,7 @@ class Handler(BaseHTTPRequestHandler):
 
     def _dispatch(self, method):
         url = urlsplit(self.path)
+        self._body_read = False
         try:
             self._handle(method, url)
         except Invalid as err:
@@ -861,7 +861,7 @@ class Handler(BaseHTTPRequestHandler):
 
     def _handle(self, method, url):
         path = url.path
-        if path.startswith("/api/drill/"):
+        if path.startswith("/api/drill/") and self.backend.opts.enable_drills:
             if method != "POST":
                 raise HttpError(405, "Method Not Allowed", {"Allow": "POST"})
             body = self._body()
@@ -1043,6 +1043,9 @@ class Handler(BaseHTTPRequestHandler):
             length = int(self.headers.get("Content-Length") or 0)
         except ValueError:
             raise HttpError(400, "There was an error parsing the body") from None
+        if length > MAX_BODY:  # the double's own limit; uvicorn has none
+            raise HttpError(413, f"the body must be at most {MAX_BODY} bytes")
+        self._body_read = True
         raw = self.rfile.read(length) if length > 0 else b""
         if not raw:
             return None
@@ -1061,6 +1064,10 @@ class Handler(BaseHTTPRequestHandler):
         self._send(status, fastapi_json(obj), "application/json", headers)
 
     def _send(self, status, payload, content_type, headers=None):
+        if not self._body_read and self.headers.get("Content-Length", "0") not in ("", "0"):
+            # Refused before its body was read: close, so the unread body is never taken for a request.
+            self.close_connection = True
+            headers = {**(headers or {}), "connection": "close"}
         self.send_response(status)
         if content_type:
             self.send_header("content-type", content_type)

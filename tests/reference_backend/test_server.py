@@ -870,3 +870,22 @@ def test_brain_main_rejects_a_key_that_is_not_rsa(tmp_path):
         check=False,
     )
     assert r.returncode != 0 and "the JWT key is not a usable RSA private key" in r.stderr
+
+
+def test_brain_main_keeps_connections_sane_after_early_refusals(tmp_path):
+    b = BrainMain(tmp_path, routers="shipped")  # no drills: /api/drill/* does not exist, as in real main
+    try:
+        with requests.Session() as s:
+            for method, path in [("POST", "/api/nothing"), ("POST", "/api/drill/override/activate"), ("DELETE", "/api/health")]:
+                r = s.request(method, b.url(path), json={"reason": "x" * 5000}, timeout=10)
+                assert r.status_code in (404, 405) and r.json()["detail"] in ("Not Found", "Method Not Allowed")
+                assert s.get(b.url("/api/health"), timeout=10).json()["status"] == "ok"
+        conn = http.client.HTTPConnection("127.0.0.1", b.port, timeout=5)
+        conn.putrequest("POST", "/api/auth/service-token")
+        conn.putheader("Content-Length", str(2**40))
+        conn.endheaders()
+        big = conn.getresponse()
+        assert big.status == 413 and big.getheader("connection") == "close"
+        conn.close()
+    finally:
+        b.stop()
