@@ -661,6 +661,7 @@ class Handler(BaseHTTPRequestHandler):
 
     def _dispatch(self, method):
         self._started = time.perf_counter()
+        self._body_read = False
         path = urlsplit(self.path).path
         self._route = path if path in ROUTE_PATHS else ("/api/drill" if path.startswith(DRILL_PREFIX) else "other")
         try:
@@ -735,6 +736,7 @@ class Handler(BaseHTTPRequestHandler):
             raise ApiError(400, "Content-Length is not a number") from None
         if length < 0 or length > MAX_BODY:
             raise ApiError(413, f"the body must be at most {MAX_BODY} bytes")
+        self._body_read = True
         raw = self.rfile.read(length) if length else b""
         if not raw.strip():
             return {}
@@ -752,6 +754,10 @@ class Handler(BaseHTTPRequestHandler):
     def _send(self, status, payload, content_type, headers=None):
         # Observed before the answer leaves, so a client that reads the metrics next sees it.
         self.backend.metrics.observe(self._route, time.perf_counter() - self._started)
+        if not self._body_read and (self.headers.get("Content-Length", "0") not in ("", "0") or "Transfer-Encoding" in self.headers):
+            # Refused before its body was read: close, so the unread body is never taken for a request.
+            self.close_connection = True
+            headers = {**(headers or {}), "Connection": "close"}
         self.send_response(status)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(payload)))

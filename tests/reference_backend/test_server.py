@@ -889,3 +889,11 @@ def test_brain_main_keeps_connections_sane_after_early_refusals(tmp_path):
         conn.close()
     finally:
         b.stop()
+
+
+def test_connections_stay_sane_after_a_refusal_that_left_the_body_unread(backend):
+    with requests.Session() as s:
+        for method, path, token in [("POST", "/api/nothing", ADMIN), ("POST", "/api/safe-mode/enable", "wrong"), ("PUT", "/api/safe-mode/status", ADMIN)]:
+            r = s.request(method, backend.url(path), json={"reason": "x" * 5000}, headers={"Authorization": f"Bearer {token}"}, timeout=10)
+            assert r.status_code in (401, 404, 405)
+            assert s.get(backend.url("/metrics/health"), timeout=10).json() == {"status": "ok"}
