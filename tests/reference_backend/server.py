@@ -839,7 +839,9 @@ BRAIN_MAIN_ONLY = ("jwt_key_file", "client_id_file", "client_secret_file", "logi
 
 
 def check_profile_options(p, args):
-    flag = lambda name: "--" + name.replace("_", "-")  # noqa: E731 - local helper
+    def flag(name):
+        return "--" + name.replace("_", "-")
+
     if args.profile == "brain-main":
         used = [flag(n) for n in SEED_ONLY if getattr(args, n)]
         if used:
