@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 from ansible_collections.brain.ops_assurance.plugins.modules.evidence_pack import content_hash
-from ansible_collections.brain.ops_assurance.plugins.modules.safe_mode import decide
 from helpers.backend import ADMIN, READER, Backend, free_port
 from helpers.evidence import day, export, seeded_backend
 from helpers.fault_proxy import FaultProxy
+from helpers.stub_api import BrainSafeMode, StubApi
 
 TARGETS = Path(__file__).resolve().parents[1] / "integration" / "targets"
 PLAY = """
@@ -72,54 +72,44 @@ def test_safe_mode_integration_target(backend, tmp_path):
     assert ADMIN not in r.stdout + r.stderr  # -vvv prints module arguments: api_token is no_log
 
 
-@pytest.mark.parametrize(
-    "before,state,expected",
-    [
-        ({"enabled": False}, "enabled", (True, {"enabled": True, "reason": "r", "changed_at": None, "changed_by": None, "source": "api"})),
-        ({"enabled": True, "reason": "x"}, "enabled", (False, {"enabled": True, "reason": "x"})),
-        ({"enabled": True}, "disabled", (True, {"enabled": False, "reason": "r", "changed_at": None, "changed_by": None, "source": "api"})),
-        ({"enabled": False}, "disabled", (False, {"enabled": False})),
-    ],
-)
-def test_safe_mode_decides_from_the_state_it_read(before, state, expected):
-    assert decide(before, state, "r") == expected
-
-
 # ---- failures: exact messages, the status, and never the token ---------------------------------
-def test_backend_down(tmp_path):
-    r = one_task(tmp_path, "brain.ops_assurance.safe_mode_info", {}, f"http://127.0.0.1:{free_port()}")
+def test_backend_down_names_the_request_without_urllib_wrapping(tmp_path):
+    port = free_port()
+    r = one_task(tmp_path, "brain.ops_assurance.safe_mode_info", {"retries": 0}, f"http://127.0.0.1:{port}")
     assert r["failed"] and r["status"] is None
-    assert r["msg"].startswith("read safe mode status failed: no response: ") and "Connection refused" in r["msg"]
+    assert r["msg"] == f"read safe mode status failed (GET http://127.0.0.1:{port}/api/safe-mode/status): no response: [Errno 111] Connection refused"
 
 
 def test_wrong_token(shared_backend, tmp_path):
     r = one_task(tmp_path, "brain.ops_assurance.safe_mode_info", {}, shared_backend.url(""), token="wrong-token-value")
-    assert r["msg"] == "read safe mode status failed: HTTP 401: missing or invalid bearer token" and r["status"] == 401
+    assert r["msg"] == f"read safe mode status failed (GET {shared_backend.url('/api/safe-mode/status')}): HTTP 401: missing or invalid bearer token"
+    assert r["status"] == 401
 
 
 def test_read_only_token_cannot_change(shared_backend, tmp_path):
     r = one_task(tmp_path, "brain.ops_assurance.safe_mode", {"state": "enabled", "reason": "x"}, shared_backend.url(""), token=READER)
-    assert r["msg"] == "enable safe mode failed: HTTP 403: the reader token may not call this endpoint" and r["status"] == 403
+    assert r["msg"] == f"enable safe mode failed (POST {shared_backend.url('/api/safe-mode/enable')}): HTTP 403: the reader token may not call this endpoint"
+    assert r["status"] == 403
     assert shared_backend.ok("GET", "/api/safe-mode/status")["enabled"] is False
 
 
 @pytest.mark.parametrize(
     "fault,message,status",
     [
-        ("status:503", "read safe mode status failed: HTTP 503: injected", 503),
-        ("status:500", "read safe mode status failed: HTTP 500: injected", 500),
-        ("body:not json", "read safe mode status failed: HTTP 200: the response is not JSON", 200),
-        ("body:[1, 2]", "read safe mode status failed: HTTP 200: the response is not a JSON object", 200),
+        ("status:503", "HTTP 503: injected", 503),
+        ("status:500", "HTTP 500: injected", 500),
+        ("body:not json", "HTTP 200: the response is not JSON", 200),
+        ("body:[1, 2]", "HTTP 200: the response is not a JSON object", 200),
     ],
 )
 def test_server_faults(shared_backend, tmp_path, fault, message, status):
     proxy = FaultProxy(shared_backend.url(""))
     try:
         proxy.plan = [fault]
-        r = one_task(tmp_path, "brain.ops_assurance.safe_mode", {"state": "enabled", "reason": "x"}, proxy.url)
+        r = one_task(tmp_path, "brain.ops_assurance.safe_mode", {"state": "enabled", "reason": "x", "retries": 0}, proxy.url)
     finally:
         proxy.close()
-    assert r["msg"] == message and r["status"] == status
+    assert r["msg"] == f"read safe mode status failed (GET {proxy.url}/api/safe-mode/status): {message}" and r["status"] == status
 
 
 def test_a_bad_url_fails_before_any_request(tmp_path):
