@@ -104,7 +104,9 @@ class BrainApi:
         """
         url = self.base + path
         request = f"{method} {display_url(url)}"
-        delays = generate_jittered_backoff(retries=self.module.params["retries"], delay_base=1, delay_threshold=30)
+        retries = self.module.params["retries"]
+        delays = generate_jittered_backoff(retries=retries, delay_base=1, delay_threshold=30)
+        attempt = 1
         while True:
             try:
                 return self._once(operation, request, method, url, body)
@@ -114,7 +116,8 @@ class BrainApi:
                     raise retry.error from None
                 if retry.retry_after is not None:
                     delay = max(delay, retry.retry_after)
-                self.module.warn(f"{retry.error}; retrying in {delay:g} s")
+                attempt += 1
+                self.module.warn(f"{retry.error}; retrying in {delay:g} s (attempt {attempt} of {retries + 1})")
                 time.sleep(delay)
 
     def _once(self, operation, request, method, url, body):

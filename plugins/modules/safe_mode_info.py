@@ -9,6 +9,9 @@ description:
   - Returns the backend's safe mode state from C(GET /api/safe-mode/status). Changes nothing.
   - The answer is read in the dialect the backend speaks (see RV(dialect)) into one shape. An answer whose shape
     is not known, or whose state is not a boolean, is a failure that names what came back, never a guess.
+requirements:
+  - A token whose role may read the safe mode status (a read-only token is enough for the contract; BRAiN asks for
+    the operator role).
 extends_documentation_fragment:
   - brain.ops_assurance.api
   - ansible.builtin.action_common_attributes
