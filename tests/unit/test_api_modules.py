@@ -449,13 +449,13 @@ def test_evidence_pack_playbook_never_replaces_a_different_pack_and_writes_0640(
     assert first.returncode == 0, first.stdout[-3000:]
     tomorrow = (datetime.datetime.now(datetime.timezone.utc).date() + datetime.timedelta(days=1)).isoformat()
     (pack,) = (tmp_path / "packs").iterdir()
-    assert pack.name == f"localhost-internal-1970-01-01-{tomorrow}.json"
     assert oct(pack.stat().st_mode & 0o777) == "0o640"
     assert json.loads(pack.read_text())["content_hash"] in first.stdout
     again = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300, check=False)
     assert again.returncode == 0, again.stdout[-3000:]
     pack.write_text("{}\n")
     other = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300, check=False)
-    assert other.returncode != 0 and f"{pack} already holds a different pack" in other.stdout and "Nothing was replaced" in other.stdout, other.stdout[-3000:]
     assert pack.read_text() == "{}\n" and list((tmp_path / "packs").iterdir()) == [pack]
+    assert other.returncode != 0 and f"{pack} already holds a different pack" in other.stdout and "Nothing was replaced" in other.stdout, other.stdout[-3000:]
+    assert pack.name == f"localhost-internal-1970-01-01-{tomorrow}.json"
     assert ADMIN not in first.stdout + again.stdout + other.stdout
