@@ -162,7 +162,7 @@ class BrainApi:
             raise error from None
         except urllib.error.URLError as err:
             raise _Retryable(BrainApiError(operation, None, _reason(err.reason), request)) from None
-        except (TimeoutError, socket.timeout):
+        except TimeoutError:
             raise _Retryable(BrainApiError(operation, None, f"no answer within {p['timeout']} s", request)) from None
         except OSError as err:  # reset or closed connections, cut-off bodies
             raise _Retryable(BrainApiError(operation, None, _reason(err), request)) from None
@@ -209,7 +209,7 @@ def _retry_after(value):
 
 
 def _error_detail(raw):
-    """The reason an error body gives: the seed contract's `error`, or FastAPI's `detail` (a string, or
+    """The reason an error body gives: the governance API contract's `error`, or FastAPI's `detail` (a string, or
     a list of validation errors shown as `loc: msg`; their `input` is left out, it echoes the request)."""
     try:
         body = json.loads(raw)

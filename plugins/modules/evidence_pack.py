@@ -139,7 +139,7 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.brain.ops_assurance.plugins.module_utils._api import BrainApi, BrainApiError, argument_spec
 from ansible_collections.brain.ops_assurance.plugins.module_utils.evidence import canonical_json
 
-EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
+EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.UTC)
 
 
 def content_hash(pack):
@@ -156,14 +156,14 @@ def utc_time(value, name):
     """An ISO 8601 time with a zone, or a date (midnight UTC), as an aware UTC datetime; ValueError otherwise."""
     try:
         if len(value) == 10:
-            parsed = datetime.datetime.strptime(value, "%Y-%m-%d").replace(tzinfo=datetime.timezone.utc)
+            parsed = datetime.datetime.strptime(value, "%Y-%m-%d").replace(tzinfo=datetime.UTC)
         else:
             parsed = datetime.datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
     except ValueError:
         parsed = None
     if parsed is None or parsed.tzinfo is None:
         raise ValueError(f"{name} must be ISO 8601 with a time zone (2026-11-01T00:00:00Z) or a date (2026-11-01), got {value[:64]!r}")
-    return parsed.astimezone(datetime.timezone.utc)
+    return parsed.astimezone(datetime.UTC)
 
 
 def z_time(moment):
@@ -177,7 +177,7 @@ def window(start_time, end_time, now):
     if end_time:
         end = utc_time(end_time, "end_time")
     else:
-        end = datetime.datetime.combine(now.astimezone(datetime.timezone.utc).date() + datetime.timedelta(days=1), datetime.time(), datetime.timezone.utc)
+        end = datetime.datetime.combine(now.astimezone(datetime.UTC).date() + datetime.timedelta(days=1), datetime.time(), datetime.UTC)
     if start >= end:
         raise ValueError(f"start_time {z_time(start)} must be before end_time {z_time(end)}")
     return z_time(start), z_time(end)
@@ -214,7 +214,7 @@ def main():
     if problem:
         module.fail_json(msg=problem)
     try:
-        start, end = window(p["start_time"], p["end_time"], datetime.datetime.now(datetime.timezone.utc))
+        start, end = window(p["start_time"], p["end_time"], datetime.datetime.now(datetime.UTC))
     except ValueError as err:
         module.fail_json(msg=str(err))
     request = {"scope": p["scope"].upper(), "start_time": start, "end_time": end}

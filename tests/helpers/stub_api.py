@@ -76,7 +76,12 @@ class BrainSafeMode(StubApi):
     def __init__(self, token, enabled=False):
         super().__init__()
         self.token = token
-        self.enabled, self.at, self.reason, self.by = enabled, ("2026-11-29T08:00:00" if enabled else None), ("frozen earlier" if enabled else ""), ("admin-1" if enabled else "")
+        self.enabled, self.at, self.reason, self.by = (
+            enabled,
+            ("2026-11-29T08:00:00" if enabled else None),
+            ("frozen earlier" if enabled else ""),
+            ("admin-1" if enabled else ""),
+        )
         self.routes = {
             ("GET", "/api/safe-mode/status"): [self.status],
             ("POST", "/api/safe-mode/enable"): [lambda r: self.set(r, True)],
@@ -111,7 +116,7 @@ class BrainSafeMode(StubApi):
         changed = self.enabled is not enabled
         if changed:
             self.enabled = enabled
-            self.at, self.reason, self.by = (("2026-11-30T01:00:00.123456", body["reason"], "admin-2") if enabled else (None, "", ""))
+            self.at, self.reason, self.by = ("2026-11-30T01:00:00.123456", body["reason"], "admin-2") if enabled else (None, "", "")
         key = "was_enabled" if enabled else "was_disabled"
         word = "enabled" if enabled else "disabled"
         message = f"Safe mode {word} successfully" if changed else f"Safe mode was already {word}"

@@ -8,7 +8,7 @@ from ansible_collections.brain.ops_assurance.plugins.module_utils._api import _e
 from ansible_collections.brain.ops_assurance.plugins.module_utils._safe_mode import UnknownAnswer, changed_flag, normalise, predict
 from ansible_collections.brain.ops_assurance.plugins.modules.evidence_pack import window
 
-NOW = datetime.datetime(2026, 11, 30, 23, 59, 59, tzinfo=datetime.timezone.utc)
+NOW = datetime.datetime(2026, 11, 30, 23, 59, 59, tzinfo=datetime.UTC)
 
 
 @pytest.mark.parametrize(
@@ -39,7 +39,7 @@ def test_retry_after(value, seconds):
 
 
 def test_retry_after_as_a_date():
-    later = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(seconds=30)
+    later = datetime.datetime.now(datetime.UTC) + datetime.timedelta(seconds=30)
     assert 25 <= _retry_after(later.strftime("%a, %d %b %Y %H:%M:%S GMT")) <= 31
 
 
@@ -70,7 +70,11 @@ BRAIN = {"success": True, "safe_mode_enabled": True, "enabled_at": "2026-11-30T0
             "brain",
             {"enabled": False, "reason": None, "changed_at": None, "changed_by": None, "source": None},
         ),
-        ({**BRAIN, "enabled_by": "env", "enabled_reason": "Environment variable"}, "brain", {**CONTRACT, "reason": "Environment variable", "changed_at": "2026-11-30T00:00:00", "changed_by": "env", "source": "env"}),
+        (
+            {**BRAIN, "enabled_by": "env", "enabled_reason": "Environment variable"},
+            "brain",
+            {**CONTRACT, "reason": "Environment variable", "changed_at": "2026-11-30T00:00:00", "changed_by": "env", "source": "env"},
+        ),
     ],
 )
 def test_normalise_reads_both_dialects_into_one_shape(body, dialect, state):

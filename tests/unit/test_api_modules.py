@@ -258,12 +258,20 @@ def test_safe_mode_reads_the_state_back_when_the_answer_does_not_say(tmp_path):
 
 
 def test_safe_mode_believes_the_api_when_someone_else_changed_it_first(tmp_path):
-    theirs = {"enabled": True, "reason": "INC-7 other operator", "changed_at": "2026-11-30T00:00:01Z", "changed_by": "api:other", "source": "api", "changed": False}
+    theirs = {
+        "enabled": True,
+        "reason": "INC-7 other operator",
+        "changed_at": "2026-11-30T00:00:01Z",
+        "changed_by": "api:other",
+        "source": "api",
+        "changed": False,
+    }
     with StubApi({**OFF, ("POST", "/api/safe-mode/enable"): [(200, theirs, {})]}) as api:
         r = one_task(tmp_path, "brain.ops_assurance.safe_mode", ENABLE, api.url)
     assert r["changed"] is False and r["after"]["reason"] == "INC-7 other operator"
     assert r["warnings"] == [
-        "the backend says safe mode was already enabled when the request arrived (changed by api:other at 2026-11-30T00:00:01Z): the reason given was not recorded"
+        "the backend says safe mode was already enabled when the request arrived"
+        " (changed by api:other at 2026-11-30T00:00:01Z): the reason given was not recorded"
     ]
 
 
@@ -309,7 +317,13 @@ def test_brain_dialect_freezes_once(tmp_path):
         assert brain.enabled is True and brain.reason == "INC-9 freeze"
     assert [s["changed"] for s in steps] == [True, True, False, False]
     assert steps[0]["diff"] == steps[1]["diff"] == {"before": {"enabled": False, "reason": None}, "after": {"enabled": True, "reason": "INC-9 freeze"}}
-    assert steps[1]["after"] == {"enabled": True, "reason": "INC-9 freeze", "changed_at": "2026-11-30T01:00:00.123456", "changed_by": "admin-2", "source": "api"}
+    assert steps[1]["after"] == {
+        "enabled": True,
+        "reason": "INC-9 freeze",
+        "changed_at": "2026-11-30T01:00:00.123456",
+        "changed_by": "admin-2",
+        "source": "api",
+    }
     assert steps[3]["after"] == steps[1]["after"]
 
 
@@ -378,7 +392,19 @@ def test_connection_options_are_checked_before_any_request(tmp_path, args, messa
 
 def ad_hoc(env, url, token):
     """`ansible localhost -m safe_mode_info` as an operator types it, with the connection in the environment."""
-    cmd = ["ansible", "localhost", "-i", "localhost,", "-c", "local", "-m", "brain.ops_assurance.safe_mode_info", "-vvv", "-e", f"ansible_python_interpreter={sys.executable}"]
+    cmd = [
+        "ansible",
+        "localhost",
+        "-i",
+        "localhost,",
+        "-c",
+        "local",
+        "-m",
+        "brain.ops_assurance.safe_mode_info",
+        "-vvv",
+        "-e",
+        f"ansible_python_interpreter={sys.executable}",
+    ]
     env = {**os.environ, **env, "ANSIBLE_NOCOLOR": "1", "BRAIN_API_URL": url, "BRAIN_API_TOKEN": token}
     return subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
@@ -420,7 +446,9 @@ def test_evidence_pack_checks_dest_before_any_request(shared_backend, tmp_path):
     try:
         r = one_task(tmp_path, "brain.ops_assurance.evidence_pack", {"scope": "audit", "dest": str(tmp_path)}, proxy.url)
         missing = one_task(tmp_path, "brain.ops_assurance.evidence_pack", {"scope": "audit", "dest": str(tmp_path / "no" / "p.json")}, proxy.url)
-        window = one_task(tmp_path, "brain.ops_assurance.evidence_pack", {"scope": "audit", "dest": str(tmp_path / "p.json"), "end_time": "yesterday"}, proxy.url)
+        window = one_task(
+            tmp_path, "brain.ops_assurance.evidence_pack", {"scope": "audit", "dest": str(tmp_path / "p.json"), "end_time": "yesterday"}, proxy.url
+        )
         assert proxy.requests == 0
     finally:
         proxy.close()
@@ -435,19 +463,21 @@ def test_evidence_pack_without_a_window_agrees_with_itself(shared_backend, tmp_p
     r = playbook(tmp_path, tasks, shared_backend.url(""), ADMIN, json_output=True)
     first, second = (t["hosts"]["localhost"] for t in json.loads(r.stdout)["plays"][0]["tasks"])
     assert first["changed"] is True and second.get("failed") is not True and second["changed"] is False, second
-    tomorrow = (datetime.datetime.now(datetime.timezone.utc).date() + datetime.timedelta(days=1)).isoformat()
+    tomorrow = (datetime.datetime.now(datetime.UTC).date() + datetime.timedelta(days=1)).isoformat()
     assert (first["start_time"], first["end_time"]) == ("1970-01-01T00:00:00Z", f"{tomorrow}T00:00:00Z")
     assert json.loads((tmp_path / "pack.json").read_text())["time_range"] == {"start": "1970-01-01T00:00:00.000000Z", "end": f"{tomorrow}T00:00:00.000000Z"}
 
 
 def test_evidence_pack_playbook_never_replaces_a_different_pack_and_writes_0640(shared_backend, tmp_path):
-    (tmp_path / "vars.json").write_text(json.dumps({"brain_api_url": shared_backend.url(""), "brain_api_token": ADMIN, "ansible_python_interpreter": sys.executable}))
+    (tmp_path / "vars.json").write_text(
+        json.dumps({"brain_api_url": shared_backend.url(""), "brain_api_token": ADMIN, "ansible_python_interpreter": sys.executable})
+    )
     cmd = ["ansible-playbook", "-i", "localhost,", "-c", "local", "-e", f"@{tmp_path / 'vars.json'}", "-e", "evidence_pack_hosts=localhost"]
     cmd += ["-e", "evidence_pack_scope=internal", "-e", f"evidence_pack_dir={tmp_path / 'packs'}", "brain.ops_assurance.evidence_pack"]
     env = {**os.environ, "ANSIBLE_NOCOLOR": "1"}
     first = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300, check=False)
     assert first.returncode == 0, first.stdout[-3000:]
-    tomorrow = (datetime.datetime.now(datetime.timezone.utc).date() + datetime.timedelta(days=1)).isoformat()
+    tomorrow = (datetime.datetime.now(datetime.UTC).date() + datetime.timedelta(days=1)).isoformat()
     (pack,) = (tmp_path / "packs").iterdir()
     assert oct(pack.stat().st_mode & 0o777) == "0o640"
     assert json.loads(pack.read_text())["content_hash"] in first.stdout
