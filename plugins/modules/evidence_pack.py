@@ -19,6 +19,14 @@ description:
     is only replaced with O(force=true).
   - In check mode the pack is requested and verified (both calls only read) but not written.
 notes:
+  - "With O(dialect=brain) (BRAiN's own evidence router): the request carries C(from_timestamp) and C(to_timestamp)
+    as naive UTC (BRAiN compares times without a zone, and one with a zone silently selects no events) and a
+    lower-case C(scope); the window's end is sent as the last microsecond before O(end_time), because BRAiN
+    includes its end. BRAiN's C(content_hash) covers only C(scope), the window, C(current_mode),
+    C(audit_summary), C(mode_history), C(bundle_summary), C(executor_summary) and C(evidence_format_version)
+    (sorted keys, Python's default JSON separators): B(not the audit events nor the governance configuration), a
+    weaker guarantee than the contract's. Its C(pack_id) and C(generated_at) change on every export, so they are
+    left out when comparing with an existing O(dest)."
   - An O(scope=internal) pack holds every audit event of the window; keep it as private as the audit log (the
     default O(mode) is C(0640)).
   - The window's ends are sent as given, normalised to UTC with a C(Z) suffix.
@@ -43,6 +51,14 @@ options:
       - Default the start of the next UTC day, so that every run on one day asks for the same window and finds the
         same pack when no events arrived in between.
     type: str
+  dialect:
+    description:
+      - The API dialect of the backend's evidence endpoints. C(contract) is the governance API contract
+        (C(start_time)/C(end_time), C(valid)); C(brain) is BRAiN's own router (C(from_timestamp)/C(to_timestamp),
+        C(is_valid)).
+    type: str
+    choices: [contract, brain]
+    default: contract
   dest:
     description:
       - File to write the pack to (JSON with sorted keys), on the host the module runs on. Its directory must exist;
@@ -118,7 +134,7 @@ scope:
   type: str
   sample: AUDIT
 event_count:
-  description: Events in the window (C(event_summary.total)).
+  description: Events in the window (C(event_summary.total); with O(dialect=brain) the sum of C(audit_summary)).
   returned: success
   type: int
   sample: 1250
@@ -145,6 +161,73 @@ EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.UTC)
 def content_hash(pack):
     """The backend's pack hash: SHA-256 of the canonical pack without its content_hash."""
     return hashlib.sha256(canonical_json({k: v for k, v in pack.items() if k != "content_hash"})).hexdigest()
+
+
+# BRAiN's hash covers these members only (its evidence exporter's _compute_content_hash).
+BRAIN_HASHED = (
+    "scope",
+    "time_range_start",
+    "time_range_end",
+    "current_mode",
+    "audit_summary",
+    "mode_history",
+    "bundle_summary",
+    "executor_summary",
+    "evidence_format_version",
+)
+BRAIN_VOLATILE = ("pack_id", "generated_at")  # new on every export: not part of what makes two packs the same
+
+
+def brain_content_hash(pack):
+    """BRAiN's pack hash: SHA-256 of json.dumps(the hashed members, sort_keys=True) with default separators.
+    Its times are naive ISO strings, which is how they come over the wire when requested naive."""
+    return hashlib.sha256(json.dumps({k: pack.get(k) for k in BRAIN_HASHED}, sort_keys=True).encode("utf-8")).hexdigest()
+
+
+def naive_utc(moment):
+    """BRAiN's form of a UTC time: no zone (one with a zone compares as nothing and selects no events)."""
+    return moment.strftime("%Y-%m-%dT%H:%M:%S") + (f".{moment.microsecond:06d}" if moment.microsecond else "")
+
+
+def export_request(dialect, scope, start, end):
+    """The export request body for the window [start, end)."""
+    if dialect == "brain":  # BRAiN includes to_timestamp: end just before the exclusive end
+        return {"scope": scope, "from_timestamp": naive_utc(start), "to_timestamp": naive_utc(end - datetime.timedelta(microseconds=1))}
+    return {"scope": scope.upper(), "start_time": z_time(start), "end_time": z_time(end)}
+
+
+def check_pack(dialect, pack, verdict):
+    """Why the pack or the backend's verdict on it is not right, or None."""
+    claimed = pack.get("content_hash")
+    computed = brain_content_hash(pack) if dialect == "brain" else content_hash(pack)
+    if claimed != computed:
+        return f"the pack's content_hash {claimed!r} does not match its content ({computed})"
+    valid_key = "is_valid" if dialect == "brain" else "valid"
+    if verdict is None:
+        return None
+    if verdict.get(valid_key) is not True or verdict.get("computed_hash") != claimed:
+        return f"the backend does not verify the pack ({valid_key}: {verdict.get(valid_key)!r}, computed_hash: {verdict.get('computed_hash')!r})"
+    return None
+
+
+def event_count(dialect, pack):
+    summary = pack.get("audit_summary" if dialect == "brain" else "event_summary")
+    if not isinstance(summary, dict):
+        return None
+    if dialect == "brain":
+        return sum(v for v in summary.values() if isinstance(v, int))
+    return summary.get("total")
+
+
+def same_pack(dialect, existing, pack):
+    """Whether the file at dest already holds this pack (BRAiN's identifiers aside)."""
+    if dialect != "brain":
+        return existing == pack_bytes(pack)
+    try:
+        old = json.loads(existing)
+    except ValueError:
+        return False
+    return isinstance(old, dict) and {k: v for k, v in old.items() if k not in BRAIN_VOLATILE} == {k: v for k, v in pack.items() if k not in BRAIN_VOLATILE}
 
 
 def pack_bytes(pack):
@@ -180,7 +263,7 @@ def window(start_time, end_time, now):
         end = datetime.datetime.combine(now.astimezone(datetime.UTC).date() + datetime.timedelta(days=1), datetime.time(), datetime.UTC)
     if start >= end:
         raise ValueError(f"start_time {z_time(start)} must be before end_time {z_time(end)}")
-    return z_time(start), z_time(end)
+    return start, end
 
 
 def check_dest(dest):
@@ -201,6 +284,7 @@ def main():
             scope={"type": "str", "required": True, "choices": ["audit", "investor", "internal"]},
             start_time={"type": "str"},
             end_time={"type": "str"},
+            dialect={"type": "str", "default": "contract", "choices": ["contract", "brain"]},
             dest={"type": "path", "required": True},
             force={"type": "bool", "default": False},
             mode={"type": "raw", "default": "0640"},
@@ -217,34 +301,35 @@ def main():
         start, end = window(p["start_time"], p["end_time"], datetime.datetime.now(datetime.UTC))
     except ValueError as err:
         module.fail_json(msg=str(err))
-    request = {"scope": p["scope"].upper(), "start_time": start, "end_time": end}
+    dialect = p["dialect"]
     api = BrainApi(module)
     try:
-        pack = api.call("export the evidence pack", "POST", "/api/sovereign-mode/evidence/export", request)
-        if pack.get("content_hash") != content_hash(pack):
-            module.fail_json(msg=f"the pack's content_hash {pack.get('content_hash')!r} does not match its content ({content_hash(pack)}); nothing written")
+        pack = api.call("export the evidence pack", "POST", "/api/sovereign-mode/evidence/export", export_request(dialect, p["scope"], start, end))
+        problem = check_pack(dialect, pack, None)
+        if problem:
+            module.fail_json(msg=f"{problem}; nothing written")
         verdict = api.call("verify the evidence pack", "POST", "/api/sovereign-mode/evidence/verify", pack)
     except BrainApiError as err:
         module.fail_json(msg=str(err), status=err.status)
-    if verdict.get("valid") is not True or verdict.get("computed_hash") != pack["content_hash"]:
-        module.fail_json(msg=f"the backend does not verify the pack (valid: {verdict.get('valid')!r}); nothing written", verify=verdict)
-    data = pack_bytes(pack)
-    summary = pack.get("event_summary")
+    problem = check_pack(dialect, pack, verdict)
+    if problem:
+        module.fail_json(msg=f"{problem}; nothing written", verify=verdict)
     result = {
         "dest": dest,
-        "start_time": start,
-        "end_time": end,
+        "start_time": z_time(start),
+        "end_time": z_time(end),
         "content_hash": pack["content_hash"],
         "scope": pack.get("scope"),
-        "event_count": summary.get("total") if isinstance(summary, dict) else None,
+        "event_count": event_count(dialect, pack),
     }
     existing = None
     if os.path.exists(dest):
         with open(dest, "rb") as fh:
             existing = fh.read()
-        if existing != data and not p["force"]:
+        if not same_pack(dialect, existing, pack) and not p["force"]:
             module.fail_json(msg=f"{dest} exists with another pack; set force=true to replace it", **result)
-    changed = existing != data
+    changed = existing is None or not same_pack(dialect, existing, pack)
+    data = pack_bytes(pack)
     if changed and not module.check_mode:
         fd, tmp = tempfile.mkstemp(dir=os.path.dirname(dest) or ".", prefix=".evidence-pack-")
         with os.fdopen(fd, "wb") as fh:

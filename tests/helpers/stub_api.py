@@ -3,6 +3,7 @@ shape, retry hints), and BrainSafeMode, which answers the safe-mode routes in th
 router (`safe_mode_enabled`, `was_enabled`/`was_disabled`, FastAPI's `{"detail": ...}` errors) until the
 reference backend has a profile for it. Every request is recorded, headers included."""
 
+import hashlib
 import json
 import threading
 import time
@@ -121,3 +122,90 @@ class BrainSafeMode(StubApi):
         word = "enabled" if enabled else "disabled"
         message = f"Safe mode {word} successfully" if changed else f"Safe mode was already {word}"
         return 200, {"success": True, "message": message, key: changed, **self.body()}, {}
+
+
+class BrainEvidence(StubApi):
+    """Evidence packs in the shapes of BRAiN's evidence router (sovereign_mode: /evidence/export and /verify):
+    `from_timestamp`/`to_timestamp` (both included), lower-case `scope`, a hash over a documented subset with
+    default json.dumps separators, `is_valid`/`original_hash`, a new `pack_id`/`generated_at` per export. As in
+    BRAiN, a time with a zone compares as nothing and the pack silently holds no events."""
+
+    EVENTS = (
+        {"id": "a1", "timestamp": "2026-11-10T08:00:00", "event_type": "sovereign.mode_changed", "mode_before": "online", "mode_after": "sovereign"},
+        {"id": "a2", "timestamp": "2026-11-20T09:30:00", "event_type": "system.safe_mode_enabled", "mode_before": None, "mode_after": None},
+        {"id": "a3", "timestamp": "2026-12-01T00:00:00", "event_type": "system.safe_mode_disabled", "mode_before": None, "mode_after": None},
+    )
+
+    def __init__(self, token):
+        super().__init__()
+        self.token = token
+        self.exports = 0
+        self.routes = {("POST", "/api/sovereign-mode/evidence/export"): [self.export], ("POST", "/api/sovereign-mode/evidence/verify"): [self.verify]}
+
+    @staticmethod
+    def digest(pack):
+        keys = (
+            "scope",
+            "time_range_start",
+            "time_range_end",
+            "current_mode",
+            "audit_summary",
+            "mode_history",
+            "bundle_summary",
+            "executor_summary",
+            "evidence_format_version",
+        )
+        return hashlib.sha256(json.dumps({k: pack[k] for k in keys}, sort_keys=True).encode()).hexdigest()
+
+    def export(self, record):
+        if record["headers"].get("Authorization") != f"Bearer {self.token}":
+            return 401, {"detail": "Invalid or missing authentication token"}, {}
+        body = record["body"] or {}
+        missing = [k for k in ("from_timestamp", "to_timestamp") if k not in body]
+        if missing or body.get("scope", "audit") not in ("audit", "investor", "internal"):
+            detail = [{"type": "missing", "loc": ["body", k], "msg": "Field required"} for k in missing]
+            return 422, {"detail": detail or [{"loc": ["body", "scope"], "msg": "Input should be 'audit', 'investor' or 'internal'"}]}, {}
+        start, end = body["from_timestamp"], body["to_timestamp"]
+        aware = any(s.endswith("Z") or "+" in s[10:] for s in (start, end))
+        events = [] if aware else [e for e in self.EVENTS if start <= e["timestamp"] <= end]
+        self.exports += 1
+        summary = {}
+        for e in events:
+            summary[e["event_type"]] = summary.get(e["event_type"], 0) + 1
+        pack = {
+            "pack_id": f"evidence_2026113{self.exports}_{body['scope']}",
+            "generated_at": f"2026-11-30T01:00:0{self.exports}",
+            "scope": body["scope"],
+            "time_range_start": start,
+            "time_range_end": end,
+            "current_mode": "sovereign",
+            "governance_config": {"current_mode": "sovereign", "network_check_enabled": False},
+            "audit_events": events,
+            "audit_summary": summary,
+            "mode_history": [
+                {"timestamp": e["timestamp"], "from": e["mode_before"], "to": e["mode_after"]} for e in events if e["event_type"] == "sovereign.mode_changed"
+            ],
+            "override_usage": {"override_count": 0, "override_events": [], "note": "Override system not yet implemented"},
+            "bundle_summary": {"total_bundles": 0, "validated": 0, "quarantined": 0},
+            "executor_summary": {"total_executor_events": 0},
+            "hash_algorithm": "sha256",
+            "system_version": "1.0.0",
+            "evidence_format_version": "1.0",
+        }
+        pack["content_hash"] = self.digest(pack)
+        return 200, pack, {}
+
+    def verify(self, record):
+        pack = record["body"]
+        computed = self.digest(pack)
+        return (
+            200,
+            {
+                "is_valid": computed == pack["content_hash"],
+                "original_hash": pack["content_hash"],
+                "computed_hash": computed,
+                "pack_id": pack["pack_id"],
+                "message": "ok",
+            },
+            {},
+        )

@@ -17,7 +17,7 @@ from ansible_collections.brain.ops_assurance.plugins.modules.evidence_pack impor
 from helpers.backend import ADMIN, READER, Backend, free_port
 from helpers.evidence import day, export, seeded_backend
 from helpers.fault_proxy import FaultProxy
-from helpers.stub_api import BrainSafeMode, StubApi
+from helpers.stub_api import BrainEvidence, BrainSafeMode, StubApi
 
 TARGETS = Path(__file__).resolve().parents[1] / "integration" / "targets"
 PLAY = """
@@ -489,3 +489,36 @@ def test_evidence_pack_playbook_never_replaces_a_different_pack_and_writes_0640(
     assert other.returncode != 0 and f"{pack} already holds a different pack" in other.stdout and "Nothing was replaced" in other.stdout, other.stdout[-3000:]
     assert pack.name == f"localhost-internal-1970-01-01-{tomorrow}.json"
     assert ADMIN not in first.stdout + again.stdout + other.stdout
+
+
+# ---- evidence_pack in BRAiN's own dialect ----------------------------------------------------------
+def test_evidence_pack_in_the_brain_dialect(tmp_path):
+    dest = tmp_path / "pack.json"
+    args = {"scope": "internal", "dialect": "brain", "start_time": "2026-11-01", "end_time": "2026-12-01", "dest": str(dest)}
+    with BrainEvidence(ADMIN) as brain:
+        first = one_task(tmp_path, "brain.ops_assurance.evidence_pack", args, brain.url)
+        second = one_task(tmp_path, "brain.ops_assurance.evidence_pack", args, brain.url)
+        contract = one_task(tmp_path, "brain.ops_assurance.evidence_pack", {**args, "dialect": "contract", "dest": str(tmp_path / "c.json")}, brain.url)
+        bodies = [q["body"] for q in brain.requests if q["path"].endswith("/export")]
+    # naive UTC (a zone selects no events in BRAiN), lower-case scope, the exclusive end as BRAiN's inclusive one
+    assert bodies[0] == {"scope": "internal", "from_timestamp": "2026-11-01T00:00:00", "to_timestamp": "2026-11-30T23:59:59.999999"}
+    assert first["changed"] is True and first["event_count"] == 2 and first.get("failed") is not True, first
+    assert second["changed"] is False  # pack_id and generated_at are new on every export: the same pack otherwise
+    pack = json.loads(dest.read_text())
+    assert pack["pack_id"] == "evidence_20261131_internal" and first["content_hash"] == pack["content_hash"]
+    assert oct(dest.stat().st_mode & 0o777) == "0o640"
+    assert contract["failed"] and contract["msg"] == (
+        f"export the evidence pack failed (POST {brain.url}/api/sovereign-mode/evidence/export): HTTP 422:"
+        " body.from_timestamp: Field required; body.to_timestamp: Field required"
+    )
+
+
+def test_evidence_pack_in_the_brain_dialect_refuses_a_pack_whose_hash_does_not_match(tmp_path):
+    dest = tmp_path / "pack.json"
+    with BrainEvidence(ADMIN) as brain:
+        real = brain.export
+        brain.routes[("POST", "/api/sovereign-mode/evidence/export")] = [lambda r: (lambda s, p, h: (s, {**p, "mode_history": []}, h))(*real(r))]
+        r = one_task(
+            tmp_path, "brain.ops_assurance.evidence_pack", {"scope": "audit", "dialect": "brain", "start_time": "2026-11-01", "dest": str(dest)}, brain.url
+        )
+    assert r["failed"] and r["msg"].startswith("the pack's content_hash '") and r["msg"].endswith("; nothing written") and not dest.exists()
