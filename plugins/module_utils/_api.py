@@ -7,9 +7,11 @@ retries and error reporting. Errors name the operation, the method, the URL and 
 never the token, headers or request bodies.
 """
 
+import http.client
 import json
 import os
 import socket
+import ssl
 import time
 import urllib.error
 from email.utils import parsedate_to_datetime
@@ -17,6 +19,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from ansible.module_utils.api import generate_jittered_backoff
 from ansible.module_utils.basic import env_fallback
+from ansible.module_utils.urls import ConnectionError as UrlsConnectionError
 from ansible.module_utils.urls import open_url
 
 # The environment names are the exporter's (brain-evidence-export), so one setting serves both.
@@ -122,6 +125,7 @@ class BrainApi:
 
     def _once(self, operation, request, method, url, body):
         p = self.module.params
+        status = None
         headers = {"Authorization": "Bearer " + self.token, "Accept": "application/json"}
         data = None
         if body is not None:
@@ -146,7 +150,8 @@ class BrainApi:
                 use_netrc=False,  # a ~/.netrc entry would replace the bearer token
                 http_agent="brain.ops_assurance",
             )
-            status, raw = response.status, response.read()
+            status = response.status
+            raw = response.read()
         except urllib.error.HTTPError as err:
             status = err.code
             try:
@@ -161,7 +166,16 @@ class BrainApi:
                 raise _Retryable(error, _retry_after(err.headers.get("Retry-After"))) from None
             raise error from None
         except urllib.error.URLError as err:
-            raise _Retryable(BrainApiError(operation, None, _reason(err.reason), request)) from None
+            error = BrainApiError(operation, None, _reason(err.reason), request)
+            if isinstance(err.reason, ssl.SSLError):  # a certificate problem does not go away by itself
+                raise error from None
+            raise _Retryable(error) from None
+        except UrlsConnectionError as err:  # ansible's own: TLS validation, proxies, unix sockets
+            raise BrainApiError(operation, None, _reason(err), request) from None
+        except http.client.IncompleteRead:
+            raise _Retryable(BrainApiError(operation, status, "the answer was cut short", request)) from None
+        except http.client.HTTPException as err:  # a malformed answer
+            raise _Retryable(BrainApiError(operation, None, _reason(err) if str(err) else type(err).__name__, request)) from None
         except TimeoutError:
             raise _Retryable(BrainApiError(operation, None, f"no answer within {p['timeout']} s", request)) from None
         except OSError as err:  # reset or closed connections, cut-off bodies

@@ -103,6 +103,7 @@ def test_read_only_token_cannot_change(shared_backend, tmp_path):
         ("status:500", "HTTP 500: injected", 500),
         ("body:not json", "HTTP 200: the response is not JSON", 200),
         ("body:[1, 2]", "HTTP 200: the response is not a JSON object", 200),
+        ("truncate", "HTTP 200: the answer was cut short", 200),
     ],
 )
 def test_server_faults(shared_backend, tmp_path, fault, message, status):
