@@ -194,7 +194,7 @@ class BrainApi:
 
 
 def _reason(reason):
-    """urllib's reason without its wrapping (`<urlopen error ...>`), e.g. "[Errno 111] Connection refused"."""
+    """urllib's reason without its "<... error ...>" wrapping, e.g. "[Errno 111] Connection refused"."""
     if isinstance(reason, (TimeoutError, socket.timeout)):
         return "no answer (timed out)"
     text = str(reason).strip()

@@ -77,16 +77,17 @@ extends_documentation_fragment:
   - brain.ops_assurance.api
   - ansible.builtin.files
   - ansible.builtin.action_common_attributes
-  - ansible.builtin.action_common_attributes.files
 attributes:
   check_mode:
     support: full
   diff_mode:
     support: none
   idempotent:
+    description: A second run with the same options changes nothing and reports no change.
     support: full
     details: For one window, as long as no audit events arrive in it between runs.
   safe_file_operations:
+    description: Writes O(dest) through a temporary file moved into place, with Ansible's file functions.
     support: full
   platform:
     platforms: posix

@@ -42,6 +42,7 @@ attributes:
     support: full
     details: The diff holds C(enabled) and C(reason).
   idempotent:
+    description: A second run with the same options changes nothing and reports no change.
     support: full
   platform:
     platforms: posix
@@ -131,10 +132,8 @@ def change(api, dialect, wanted, reason):
     what = f"the answer to {action}"
     answer_dialect = dialect_of(answer)
     flag = changed_flag(answer, answer_dialect or dialect, action, what)
-    if answer_dialect:
-        _, after = normalise(answer, what)
-    else:  # the answer does not say: read the state back
-        _, after = read_status(api, f"the status read back after {action}")
+    # When the answer does not carry the state, read it back rather than assume it.
+    after = normalise(answer, what)[1] if answer_dialect else read_status(api, f"the status read back after {action}")[1]
     if after["enabled"] is not wanted:
         raise UnknownAnswer(f"safe mode is still {'off' if wanted else 'on'} after {action} safe mode: the backend answered {describe(answer)}")
     # The backend's own word wins: False means someone else set this state first.

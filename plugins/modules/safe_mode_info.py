@@ -22,6 +22,7 @@ attributes:
   diff_mode:
     support: none
   idempotent:
+    description: A second run with the same options changes nothing and reports no change.
     support: full
   platform:
     platforms: posix

@@ -518,7 +518,12 @@ def test_evidence_pack_in_the_brain_dialect_refuses_a_pack_whose_hash_does_not_m
     dest = tmp_path / "pack.json"
     with BrainEvidence(ADMIN) as brain:
         real = brain.export
-        brain.routes[("POST", "/api/sovereign-mode/evidence/export")] = [lambda r: (lambda s, p, h: (s, {**p, "mode_history": []}, h))(*real(r))]
+
+        def altered(record):  # a hashed member changed after hashing
+            status, pack, headers = real(record)
+            return status, {**pack, "mode_history": [{"from": "online", "to": "sovereign"}]}, headers
+
+        brain.routes[("POST", "/api/sovereign-mode/evidence/export")] = [altered]
         r = one_task(
             tmp_path, "brain.ops_assurance.evidence_pack", {"scope": "audit", "dialect": "brain", "start_time": "2026-11-01", "dest": str(dest)}, brain.url
         )
