@@ -2,11 +2,13 @@
 dialects, and the evidence pack window."""
 
 import datetime
+import hashlib
+import json
 
 import pytest
 from ansible_collections.brain.ops_assurance.plugins.module_utils._api import _error_detail, _retry_after, display_url
 from ansible_collections.brain.ops_assurance.plugins.module_utils._safe_mode import UnknownAnswer, changed_flag, normalise, predict
-from ansible_collections.brain.ops_assurance.plugins.modules.evidence_pack import window
+from ansible_collections.brain.ops_assurance.plugins.modules.evidence_pack import brain_content_hash, export_request, same_pack, window, z_time
 
 NOW = datetime.datetime(2026, 11, 30, 23, 59, 59, tzinfo=datetime.UTC)
 
@@ -124,11 +126,58 @@ def test_predict_follows_the_dialect():
     assert predict("brain", True, "r") == predict("contract", True, "r")
 
 
+def zwindow(start, end, now=NOW):
+    return tuple(z_time(t) for t in window(start, end, now))
+
+
 def test_window_defaults_to_whole_utc_days_so_two_runs_agree():
-    assert window(None, None, NOW) == ("1970-01-01T00:00:00Z", "2026-12-01T00:00:00Z")
-    assert window(None, None, NOW.replace(hour=0, second=0)) == window(None, None, NOW)
-    assert window("2026-11-01", "2026-11-02T01:00:00+01:00", NOW) == ("2026-11-01T00:00:00Z", "2026-11-02T00:00:00Z")
-    assert window("2026-11-01T00:00:00.5Z", None, NOW)[0] == "2026-11-01T00:00:00.500000Z"
+    assert zwindow(None, None) == ("1970-01-01T00:00:00Z", "2026-12-01T00:00:00Z")
+    assert zwindow(None, None, NOW.replace(hour=0, second=0)) == zwindow(None, None)
+    assert zwindow("2026-11-01", "2026-11-02T01:00:00+01:00") == ("2026-11-01T00:00:00Z", "2026-11-02T00:00:00Z")
+    assert zwindow("2026-11-01T00:00:00.5Z", None)[0] == "2026-11-01T00:00:00.500000Z"
+
+
+def test_export_request_in_each_dialect():
+    start, end = window("2026-11-01", "2026-12-01", NOW)
+    assert export_request("contract", "audit", start, end) == {"scope": "AUDIT", "start_time": "2026-11-01T00:00:00Z", "end_time": "2026-12-01T00:00:00Z"}
+    # BRAiN: naive UTC (a zone selects no events there), lower-case scope, its inclusive end just before ours
+    assert export_request("brain", "audit", start, end) == {
+        "scope": "audit",
+        "from_timestamp": "2026-11-01T00:00:00",
+        "to_timestamp": "2026-11-30T23:59:59.999999",
+    }
+
+
+BRAIN_PACK = {
+    "pack_id": "evidence_20261130_010000_audit",
+    "generated_at": "2026-11-30T01:00:00",
+    "scope": "audit",
+    "time_range_start": "2026-11-01T00:00:00",
+    "time_range_end": "2026-11-30T23:59:59.999999",
+    "current_mode": "online",
+    "audit_events": [{"id": "x"}],
+    "audit_summary": {"system.safe_mode_enabled": 1},
+    "mode_history": [],
+    "bundle_summary": {"total_bundles": 0, "validated": 0, "quarantined": 0},
+    "executor_summary": None,
+    "evidence_format_version": "1.0",
+}
+
+
+def test_brain_hash_covers_its_documented_subset_with_default_separators():
+    subset = '{"audit_summary": {"system.safe_mode_enabled": 1}, "bundle_summary": {"quarantined": 0, "total_bundles": 0, "validated": 0}, '
+    subset += '"current_mode": "online", "evidence_format_version": "1.0", "executor_summary": null, "mode_history": [], "scope": "audit", '
+    subset += '"time_range_end": "2026-11-30T23:59:59.999999", "time_range_start": "2026-11-01T00:00:00"}'
+    assert brain_content_hash(BRAIN_PACK) == hashlib.sha256(subset.encode()).hexdigest()
+    assert brain_content_hash({**BRAIN_PACK, "audit_events": []}) == brain_content_hash(BRAIN_PACK)  # BRAiN's weaker guarantee
+
+
+def test_same_pack_ignores_only_brains_per_export_identifiers():
+    new = {**BRAIN_PACK, "pack_id": "evidence_20261130_020000_audit", "generated_at": "2026-11-30T02:00:00"}
+    assert same_pack("brain", json.dumps(BRAIN_PACK).encode(), new)
+    assert not same_pack("brain", json.dumps(BRAIN_PACK).encode(), {**new, "audit_events": []})
+    assert not same_pack("brain", b"not json", new)
+    assert not same_pack("contract", json.dumps(BRAIN_PACK).encode(), new)
 
 
 @pytest.mark.parametrize(
