@@ -6,12 +6,24 @@ module: evidence_pack
 short_description: Export a verified BRAiN evidence pack to a file
 version_added: 0.1.0
 description:
-  - Requests an evidence pack (seed S7.2) from C(POST /api/sovereign-mode/evidence/export), checks its
-    C(content_hash) locally (the SHA-256 of the pack's canonical JSON without that member, computed with the same
-    code the evidence tools use) and through C(POST /api/sovereign-mode/evidence/verify), and writes it to O(dest).
-  - The backend's packs are deterministic, so a second run with the same window finds the same pack and reports no
-    change. An existing O(dest) that differs is only replaced with O(force=true).
+  - Requests an evidence pack from C(POST /api/sovereign-mode/evidence/export), checks its C(content_hash) locally
+    (the SHA-256 of the pack's canonical JSON without that member, computed with the same code the evidence tools
+    use) and through C(POST /api/sovereign-mode/evidence/verify), and writes it to O(dest).
+  - "A pack holds: the window (C(time_range)); the governance state B(at the time of the export), not at the end of
+    the window (C(governance_config): operating mode, safe mode with its reason, override, quarantined bundles); a
+    count of the window's audit events by type (C(event_summary)); the mode changes in the window
+    (C(mode_history)); bundle trust and executor summaries; the audit events themselves (C(audit_events): the first
+    100 for O(scope=audit), all of them for O(scope=internal), none for O(scope=investor)); and C(content_hash)."
+  - O(dest) is checked before any request. The backend's packs are deterministic for a window, so a second run with
+    the same window and no new events finds the same pack and reports no change. An existing O(dest) that differs
+    is only replaced with O(force=true).
   - In check mode the pack is requested and verified (both calls only read) but not written.
+notes:
+  - An O(scope=internal) pack holds every audit event of the window; keep it as private as the audit log (the
+    default O(mode) is C(0640)).
+  - The window's ends are sent as given, normalised to UTC with a C(Z) suffix.
+requirements:
+  - A token whose role may export evidence.
 options:
   scope:
     description:
@@ -21,13 +33,20 @@ options:
     required: true
     choices: [audit, investor, internal]
   start_time:
-    description: Start of the window, ISO 8601 with a time zone; the backend's default is 1970.
+    description:
+      - Start of the window, ISO 8601 with a time zone (C(2026-11-01T00:00:00Z)) or a UTC date (C(2026-11-01)).
+      - Default C(1970-01-01T00:00:00Z), the whole audit log.
     type: str
   end_time:
-    description: End of the window (exclusive), ISO 8601 with a time zone; the backend's default is tomorrow.
+    description:
+      - End of the window (exclusive), ISO 8601 with a time zone or a UTC date.
+      - Default the start of the next UTC day, so that every run on one day asks for the same window and finds the
+        same pack when no events arrived in between.
     type: str
   dest:
-    description: File to write the pack to (JSON), on the host the module runs on. Its directory must exist.
+    description:
+      - File to write the pack to (JSON with sorted keys), on the host the module runs on. Its directory must exist;
+        it must not be a directory.
     type: path
     required: true
   force:
@@ -35,17 +54,24 @@ options:
     type: bool
     default: false
   mode:
-    description: Permissions of O(dest).
+    description: Permissions of O(dest), as in M(ansible.builtin.file).
     type: raw
     default: "0640"
 extends_documentation_fragment:
   - brain.ops_assurance.api
+  - ansible.builtin.files
   - ansible.builtin.action_common_attributes
+  - ansible.builtin.action_common_attributes.files
 attributes:
   check_mode:
     support: full
   diff_mode:
     support: none
+  idempotent:
+    support: full
+    details: For one window, as long as no audit events arrive in it between runs.
+  safe_file_operations:
+    support: full
   platform:
     platforms: posix
 author: brain.ops_assurance developers (@brain-ops-assurance)
@@ -66,6 +92,16 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+start_time:
+  description: Start of the window that was requested (UTC).
+  returned: success
+  type: str
+  sample: "2026-11-01T00:00:00Z"
+end_time:
+  description: End of the window that was requested (UTC, exclusive).
+  returned: success
+  type: str
+  sample: "2026-12-01T00:00:00Z"
 dest:
   description: Where the pack is (or, in check mode, would be) written.
   returned: always
@@ -86,16 +122,24 @@ event_count:
   returned: success
   type: int
   sample: 1250
+status:
+  description: The HTTP status of the failed call, or null when no response came back.
+  returned: failure
+  type: int
+  sample: 403
 """
 
+import datetime
 import hashlib
 import json
 import os
 import tempfile
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.brain.ops_assurance.plugins.module_utils.api import BrainApi, BrainApiError, argument_spec
+from ansible_collections.brain.ops_assurance.plugins.module_utils._api import BrainApi, BrainApiError, argument_spec
 from ansible_collections.brain.ops_assurance.plugins.module_utils.evidence import canonical_json
+
+EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
 
 
 def content_hash(pack):
@@ -108,6 +152,49 @@ def pack_bytes(pack):
     return (json.dumps(pack, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode("utf-8")
 
 
+def utc_time(value, name):
+    """An ISO 8601 time with a zone, or a date (midnight UTC), as an aware UTC datetime; ValueError otherwise."""
+    try:
+        if len(value) == 10:
+            parsed = datetime.datetime.strptime(value, "%Y-%m-%d").replace(tzinfo=datetime.timezone.utc)
+        else:
+            parsed = datetime.datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        parsed = None
+    if parsed is None or parsed.tzinfo is None:
+        raise ValueError(f"{name} must be ISO 8601 with a time zone (2026-11-01T00:00:00Z) or a date (2026-11-01), got {value[:64]!r}")
+    return parsed.astimezone(datetime.timezone.utc)
+
+
+def z_time(moment):
+    """UTC with a Z suffix, microseconds only when there are any."""
+    return moment.strftime("%Y-%m-%dT%H:%M:%S") + (f".{moment.microsecond:06d}" if moment.microsecond else "") + "Z"
+
+
+def window(start_time, end_time, now):
+    """(start, end) as sent: the defaults are whole UTC days, so runs on one day ask for the same window."""
+    start = utc_time(start_time, "start_time") if start_time else EPOCH
+    if end_time:
+        end = utc_time(end_time, "end_time")
+    else:
+        end = datetime.datetime.combine(now.astimezone(datetime.timezone.utc).date() + datetime.timedelta(days=1), datetime.time(), datetime.timezone.utc)
+    if start >= end:
+        raise ValueError(f"start_time {z_time(start)} must be before end_time {z_time(end)}")
+    return z_time(start), z_time(end)
+
+
+def check_dest(dest):
+    """Why dest cannot be written, or None: checked before any request."""
+    parent = os.path.dirname(dest) or "."
+    if os.path.isdir(dest):
+        return f"dest {dest} is a directory; give the path of the pack file"
+    if not os.path.isdir(parent):
+        return f"the directory of dest {dest} does not exist"
+    if not os.access(parent, os.W_OK | os.X_OK):
+        return f"the directory of dest {dest} is not writable"
+    return None
+
+
 def main():
     module = AnsibleModule(
         argument_spec=argument_spec(
@@ -118,10 +205,19 @@ def main():
             force={"type": "bool", "default": False},
             mode={"type": "raw", "default": "0640"},
         ),
+        add_file_common_args=True,
         supports_check_mode=True,
     )
     p = module.params
-    request = {"scope": p["scope"].upper(), **{k: p[k] for k in ("start_time", "end_time") if p[k]}}
+    dest = p["dest"]
+    problem = check_dest(dest)
+    if problem:
+        module.fail_json(msg=problem)
+    try:
+        start, end = window(p["start_time"], p["end_time"], datetime.datetime.now(datetime.timezone.utc))
+    except ValueError as err:
+        module.fail_json(msg=str(err))
+    request = {"scope": p["scope"].upper(), "start_time": start, "end_time": end}
     api = BrainApi(module)
     try:
         pack = api.call("export the evidence pack", "POST", "/api/sovereign-mode/evidence/export", request)
@@ -132,10 +228,16 @@ def main():
         module.fail_json(msg=str(err), status=err.status)
     if verdict.get("valid") is not True or verdict.get("computed_hash") != pack["content_hash"]:
         module.fail_json(msg=f"the backend does not verify the pack (valid: {verdict.get('valid')!r}); nothing written", verify=verdict)
-    data, dest = pack_bytes(pack), p["dest"]
-    result = {"dest": dest, "content_hash": pack["content_hash"], "scope": pack.get("scope"), "event_count": pack.get("event_summary", {}).get("total")}
-    if not os.path.isdir(os.path.dirname(dest) or "."):
-        module.fail_json(msg=f"the directory of dest {dest} does not exist", **result)
+    data = pack_bytes(pack)
+    summary = pack.get("event_summary")
+    result = {
+        "dest": dest,
+        "start_time": start,
+        "end_time": end,
+        "content_hash": pack["content_hash"],
+        "scope": pack.get("scope"),
+        "event_count": summary.get("total") if isinstance(summary, dict) else None,
+    }
     existing = None
     if os.path.exists(dest):
         with open(dest, "rb") as fh:
@@ -148,7 +250,7 @@ def main():
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
         module.atomic_move(tmp, dest)
-    file_args = module.load_file_common_arguments({"path": dest, "mode": p["mode"]})
+    file_args = module.load_file_common_arguments(p, path=dest)
     if not module.check_mode or not changed:
         changed = module.set_fs_attributes_if_different(file_args, changed)
     module.exit_json(changed=changed, **result)
