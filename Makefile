@@ -8,7 +8,7 @@ ENV := . $(CURDIR)/tests/harness/env.sh &&
 # `site` last: it replaces the main job's hosts (same names as the example inventory) and removes them.
 SCENARIOS := reference_backend evidence prometheus site
 
-.PHONY: test site bootstrap lint sanity unit molecule bench
+.PHONY: test site bootstrap lint sanity unit molecule bench interop
 # `test`'s prerequisites run in their order, also under `make -j`.
 .NOTPARALLEL:
 
@@ -38,3 +38,8 @@ molecule:
 # Not part of `test`: figures, not pass/fail (see bench/).
 bench:
 	$(ENV) python3 bench/evidence.py
+
+# Not part of `test`: the collection against the real BRAiN routers from a checkout outside this
+# repository (make interop BRAIN_SRC=<checkout>; tests/interop/run.sh, docs/test-harness.md).
+interop:
+	BRAIN_SRC="$(BRAIN_SRC)" tests/interop/run.sh

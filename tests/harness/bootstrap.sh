@@ -16,7 +16,7 @@ log() { printf '[bootstrap] %s\n' "$*" >&2; }
 host_packages() {
   local pkgs=(podman runc conmon netavark aardvark-dns containernetworking-plugins slirp4netns
     uidmap iptables debootstrap python3-venv curl ca-certificates git rsync make
-    prometheus prometheus-alertmanager systemd shellcheck openssl)
+    prometheus prometheus-alertmanager systemd shellcheck openssl faketime)
   local missing=()
   for p in "${pkgs[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing+=("$p")
