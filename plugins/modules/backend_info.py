@@ -286,14 +286,22 @@ def classify_route(capability, endpoint, status, dialect):
     return unavailable(endpoint, status, refusal(endpoint, status))
 
 
-def evidence_pack_dialect(openapi):
-    """The evidence pack request dialect from a FastAPI schema, when the backend publishes one."""
-    if not isinstance(openapi, dict):
+def evidence_pack_dialect(openapi, refusal_body):
+    """The evidence pack request dialect: from the FastAPI schema when the backend publishes one, else from the
+    shape of its 405 answer (FastAPI's {"detail": ...} is real BRAiN's; {"error": ...} is the contract's)."""
+    if isinstance(openapi, dict):
+        text = json.dumps(openapi.get("components", {}))
+        if "from_timestamp" in text:
+            return "brain-main"
+        if "start_time" in text:
+            return "contract"
+    try:
+        body = json.loads(refusal_body)
+    except ValueError:
         return None
-    text = json.dumps(openapi.get("components", {}))
-    if "from_timestamp" in text:
+    if isinstance(body, dict) and "detail" in body:
         return "brain-main"
-    if "start_time" in text:
+    if isinstance(body, dict) and "error" in body:
         return "contract"
     return None
 
@@ -305,17 +313,18 @@ def probe_all(fetch):
         results[capability] = classify_metrics(capability, *fetch(endpoint))
     results["safe_mode"] = classify_safe_mode(*fetch("/api/safe-mode/status"))
     results["audit_export"] = classify_route("audit_export", "/api/sovereign-mode/audit/export", fetch("/api/sovereign-mode/audit/export")[0], "contract")
-    pack_status = fetch("/api/sovereign-mode/evidence/export")[0]
+    pack_status, refusal_body = fetch("/api/sovereign-mode/evidence/export")
     dialect = None
     if pack_status == 405:
         status, text = fetch("/openapi.json")
         try:
-            dialect = evidence_pack_dialect(json.loads(text)) if status == 200 else "contract"
+            openapi = json.loads(text) if status == 200 else None
         except ValueError:
-            dialect = None
+            openapi = None
+        dialect = evidence_pack_dialect(openapi, refusal_body)
     results["evidence_packs"] = classify_route("evidence_packs", "/api/sovereign-mode/evidence/export", pack_status, dialect)
     if results["evidence_packs"]["available"] and dialect is None:
-        results["evidence_packs"].update(available=False, detail="mounted, but its request dialect is unknown (no usable /openapi.json)")
+        results["evidence_packs"].update(available=False, detail="mounted, but its request dialect is unknown")
     results["service_tokens"] = classify_route("service_tokens", "/api/auth/service-token", fetch("/api/auth/service-token")[0], "brain-main")
     for capability, result in results.items():
         result["enables"] = ENABLES[capability]

@@ -107,16 +107,18 @@ def test_post_only_routes_are_found_by_the_405_of_a_get():
 
 
 @pytest.mark.parametrize(
-    ("schema", "dialect"),
+    ("schema", "refusal", "dialect"),
     [
-        ({"components": {"schemas": {"EvidenceExportRequest": {"properties": {"from_timestamp": {}}}}}}, "brain-main"),
-        ({"components": {"schemas": {"X": {"properties": {"start_time": {}}}}}}, "contract"),
-        ({"components": {}}, None),
-        ([], None),
+        ({"components": {"schemas": {"EvidenceExportRequest": {"properties": {"from_timestamp": {}}}}}}, '{"error": "x"}', "brain-main"),
+        ({"components": {"schemas": {"X": {"properties": {"start_time": {}}}}}}, '{"detail": "x"}', "contract"),
+        ({"components": {}}, '{"detail":"Method Not Allowed"}', "brain-main"),
+        (None, '{"error": "method not allowed", "status": 405}', "contract"),
+        ([], "", None),
+        (None, "[1]", None),
     ],
 )
-def test_evidence_pack_dialect_from_the_published_schema(schema, dialect):
-    assert evidence_pack_dialect(schema) == dialect
+def test_evidence_pack_dialect_from_the_published_schema_else_the_refusal(schema, refusal, dialect):
+    assert evidence_pack_dialect(schema, refusal) == dialect
 
 
 def fake_backend(routes):
@@ -149,4 +151,4 @@ def test_real_brain_main_as_shipped_lacks_everything_but_evidence_packs():
 def test_an_evidence_route_of_unknown_dialect_is_not_available():
     result = probe_all(fake_backend({"/api/sovereign-mode/evidence/export": (405, ""), "/openapi.json": (200, '{"components": {}}')}))
     assert result["evidence_packs"]["available"] is False
-    assert result["evidence_packs"]["detail"] == "mounted, but its request dialect is unknown (no usable /openapi.json)"
+    assert result["evidence_packs"]["detail"] == "mounted, but its request dialect is unknown"

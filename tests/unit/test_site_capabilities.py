@@ -7,7 +7,7 @@ import subprocess
 import sys
 
 import pytest
-from helpers.backend import READER, Backend
+from helpers.backend import READER, Backend, BrainMain
 
 INVENTORY = """
 all:
@@ -25,8 +25,8 @@ all:
 """
 
 
-def site(tmp_path, url, *args):
-    (tmp_path / "hosts.yml").write_text(INVENTORY.format(python=sys.executable, token=READER, url=url))
+def site(tmp_path, url, *args, token=READER):
+    (tmp_path / "hosts.yml").write_text(INVENTORY.format(python=sys.executable, token=token, url=url))
     env = {**os.environ, "ANSIBLE_NOCOLOR": "1", "ANSIBLE_STDOUT_CALLBACK": "ansible.posix.json", "ANSIBLE_HOST_KEY_CHECKING": "0"}
     r = subprocess.run(
         ["ansible-playbook", "-i", str(tmp_path / "hosts.yml"), "brain.ops_assurance.site", *args],
@@ -36,7 +36,7 @@ def site(tmp_path, url, *args):
         timeout=300,
         check=False,
     )
-    assert READER not in r.stdout + r.stderr
+    assert token not in r.stdout + r.stderr
     return r, json.loads(r.stdout)
 
 
@@ -106,3 +106,25 @@ def test_a_refused_token_is_not_mistaken_for_a_missing_route(backend, tmp_path):
     assert r.returncode != 0
     probe = dict(host_results(out, "backend-a"))["Probe the backend's governance API"]
     assert "governance_metrics: the token was refused (HTTP 401)" in probe["msg"]
+
+
+@pytest.mark.parametrize(
+    ("routers", "available"),
+    [
+        # backend/main.py as shipped mounts the sovereign-mode router (evidence packs) and auth only
+        ("shipped", {"evidence_packs": "brain-main", "service_tokens": "brain-main"}),
+        # with the Sprint 7 monitoring and safe-mode routers mounted
+        ("sprint7", {"operations_metrics": "brain-main", "safe_mode": "brain-main", "evidence_packs": "brain-main", "service_tokens": "brain-main"}),
+    ],
+)
+def test_real_brain_main_is_told_apart_and_refused_for_what_it_lacks(tmp_path, routers, available):
+    (tmp_path / "backend").mkdir()
+    backend = BrainMain(tmp_path / "backend", routers=routers)
+    try:
+        r, out = site(tmp_path, backend.url(""), "--limit", "backends", token=backend.token(roles=("operator",)))
+    finally:
+        backend.stop()
+    assert r.returncode != 0
+    probe = dict(host_results(out, "backend-a"))["Probe the backend's governance API"]
+    assert {name: c["dialect"] for name, c in probe["capabilities"].items() if c["available"]} == available
+    assert probe["msg"].startswith("the backend lacks required capabilities: governance_metrics: not served (HTTP 404)")
