@@ -123,6 +123,49 @@ class BrainApi:
                 self.module.warn(f"{retry.error}; retrying in {delay:g} s (attempt {attempt} of {retries + 1})")
                 time.sleep(delay)
 
+    def probe(self, operation, path, limit):
+        """GET `path` once and return what it answers, whatever the status: (status, text), the text being at
+        most `limit` bytes of the body decoded as UTF-8. Not retried: a probe reports what the backend answers
+        now. No answer at all raises BrainApiError with status None."""
+        url = self.base + path
+        request = f"GET {display_url(url)}"
+        try:
+            response = self._open("GET", url, None, {"Authorization": "Bearer " + self.token})
+        except urllib.error.HTTPError as err:
+            response = err
+        except urllib.error.URLError as err:
+            raise BrainApiError(operation, None, _reason(err.reason), request) from None
+        except TimeoutError:
+            raise BrainApiError(operation, None, f"no answer within {self.module.params['timeout']} s", request) from None
+        except (OSError, ValueError) as err:
+            raise BrainApiError(operation, None, _reason(err), request) from None
+        try:
+            raw = response.read(limit)
+        except (OSError, AttributeError):
+            raw = b""
+        return response.getcode(), raw.decode("utf-8", "replace")
+
+    def _open(self, method, url, data, headers):
+        p = self.module.params
+        return open_url(
+            url,
+            data=data,
+            headers=headers,
+            method=method,
+            use_proxy=p["use_proxy"],
+            timeout=p["timeout"],
+            validate_certs=p["validate_certs"],
+            ca_path=p["ca_path"],
+            client_cert=p["client_cert"],
+            client_key=p["client_key"],
+            # A redirect never carries the token, and only GET follows one: a POST turned into a
+            # GET by a 302 would read the state instead of setting it.
+            follow_redirects="safe",
+            unredirected_headers=["Authorization"],
+            use_netrc=False,  # a ~/.netrc entry would replace the bearer token
+            http_agent="brain.ops_assurance",
+        )
+
     def _once(self, operation, request, method, url, body):
         p = self.module.params
         status = None
@@ -132,24 +175,7 @@ class BrainApi:
             data = json.dumps(body)
             headers["Content-Type"] = "application/json"
         try:
-            response = open_url(
-                url,
-                data=data,
-                headers=headers,
-                method=method,
-                use_proxy=p["use_proxy"],
-                timeout=p["timeout"],
-                validate_certs=p["validate_certs"],
-                ca_path=p["ca_path"],
-                client_cert=p["client_cert"],
-                client_key=p["client_key"],
-                # A redirect never carries the token, and only GET follows one: a POST turned into a
-                # GET by a 302 would read the state instead of setting it.
-                follow_redirects="safe",
-                unredirected_headers=["Authorization"],
-                use_netrc=False,  # a ~/.netrc entry would replace the bearer token
-                http_agent="brain.ops_assurance",
-            )
+            response = self._open(method, url, data, headers)
             status = response.status
             raw = response.read()
         except urllib.error.HTTPError as err:
