@@ -10,7 +10,10 @@ trap 'rm -rf "$OUT"' EXIT
 ansible-galaxy collection build "$ROOT" --output-path "$OUT" >/dev/null
 tarball=$(echo "$OUT"/brain-ops_assurance-*.tar.gz)
 rc=0
-(cd "$OUT" && GALAXY_IMPORTER_CONFIG=$HERE/galaxy-importer.cfg "$HERE/release_tools.sh" \
+# A HOME of its own: ansible-lint (run by the importer) puts ~/.ansible/collections first on the
+# collections path, where an installed copy of this collection would be linted instead of the tarball.
+mkdir "$OUT/home"
+(cd "$OUT" && HOME=$OUT/home GALAXY_IMPORTER_CONFIG=$HERE/galaxy-importer.cfg "$HERE/release_tools.sh" \
   python -m galaxy_importer.main "$tarball") >"$OUT/import.log" 2>&1 || rc=$?
 cat "$OUT/import.log"
 findings=$(grep -cE '^(WARNING|ERROR|CRITICAL):' "$OUT/import.log" || true)
