@@ -41,6 +41,7 @@ attributes:
   diff_mode:
     support: none
   idempotent:
+    description: It only reads; a second run reports no change.
     support: full
   platform:
     platforms: posix
