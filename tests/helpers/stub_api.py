@@ -7,10 +7,11 @@ import hashlib
 import json
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from helpers.loopback import LoopbackServer
 
 
-class StubApi:
+class StubApi(LoopbackServer):
     """Answers from `routes`: (method, path) -> list of answers, used in order, the last one repeating.
 
     An answer is (status, body, headers); body is a dict/list (sent as JSON) or bytes. A callable answer
@@ -21,28 +22,7 @@ class StubApi:
         self.delay = delay
         self.requests = []
         self.lock = threading.Lock()
-        stub = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def do_GET(self):
-                stub.handle(self)
-
-            def do_POST(self):
-                stub.handle(self)
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
+        self.serve()
 
     def __enter__(self):
         return self
