@@ -258,7 +258,7 @@ def test_disk_full(backend, tmp_path):
         assert snapshot(mnt).keys() == before.keys()  # no partial file, no temp file
         subprocess.run(["mount", "-o", "remount,size=4m", str(mnt)], check=True)
         assert export(backend.url(""), mnt, "--date", day(-3)).returncode == 0
-        assert verify_log(mnt).returncode == 0
+        assert verify_log(mnt, "--until", day(-3)).returncode == 0
     finally:
         subprocess.run(["umount", str(mnt)], check=True)
 
