@@ -53,9 +53,11 @@ MAX_PROBLEMS = 20  # per file: enough to see the shape of the damage, bounded ou
 MAX_LINE_BYTES = 1 << 20  # an audit line, a manifest, an anchor, a signature
 MAX_DEPTH = 32  # nesting of JSON objects and arrays in a line
 MAX_SEQ = 2**63 - 1  # the backend's sequence numbers are 64-bit integers
-# The export runs daily at 02:00 UTC and exports yesterday: before that run the newest day is
-# two days old. An older newest day means the export stopped or the newest days were deleted.
-DEFAULT_MAX_AGE_DAYS = 2
+# How long ago the newest day may have ended: the daily export at 02:00 UTC exports the day that
+# ended two hours before, so the newest day is up to 26 hours old just before a run; two more
+# hours for the run to finish (retries, catch-up). Older: the export stopped or days were deleted.
+DEFAULT_MAX_AGE_HOURS = 28
+MAX_AGE_HOURS = 24 * 366 * 100  # a bound that keeps the date arithmetic in range
 SIGNATURES_NOT_CHECKED = "signatures NOT checked"
 
 # The fast path: one regular expression that accepts a subset of valid event lines (canonical
@@ -662,7 +664,7 @@ class Report:
         """checked (a key was given), NOT checked (signatures present, no key) or none found."""
         if self.public_key is not None:
             return "checked"
-        return SIGNATURES_NOT_CHECKED.split(" ", 1)[1] if self.unchecked_signatures else "none found"
+        return "NOT checked" if self.unchecked_signatures else "none found"
 
     def as_json(self):
         return {"ok": self.ok, "checked": len(self.entries), "failed": len(self.failed), "signatures": self.signatures, "results": self.entries}
@@ -697,19 +699,19 @@ def _check_sidecar(report, path, name, digest):
     report.add(path, info=f"sha256 {digest[:12]}...")
 
 
-def verify_path(path, public_key=None, since=None, until=None, jobs=None, max_age=DEFAULT_MAX_AGE_DAYS, today=None):
+def verify_path(path, public_key=None, since=None, until=None, jobs=None, max_age=DEFAULT_MAX_AGE_HOURS, now=None):
     """Verify an audit file or an evidence directory; the entry point of brain-audit verify-log
     and the evidence_verify module. public_key is a path; since/until are YYYY-MM-DD strings;
-    max_age (days, 0 for no limit) and today (a date, default the UTC date) apply to a directory
-    without `until`. Raises only EvidenceError (bad arguments, an unusable key, no such path)."""
+    max_age (hours, 0 for no limit) and now (an aware datetime, default the current time) apply
+    to a directory without `until`. Raises only EvidenceError (bad arguments, an unusable key, no
+    such path)."""
     since = parse_day(since) if since else None
     until = parse_day(until) if until else None
-    if not _is_int(max_age, 0):
-        raise EvidenceError(f"max age must be 0 (no limit) or a number of days, not {max_age!r}")
+    if not _is_int(max_age, 0, MAX_AGE_HOURS):
+        raise EvidenceError(f"max age must be 0 (no limit) or a number of hours up to {MAX_AGE_HOURS}, not {max_age!r}")
     key = load_public_key(public_key) if public_key else None
     if os.path.isdir(path):
-        today = today or datetime.datetime.now(datetime.UTC).date()
-        return verify_directory(path, key, since, until, jobs, max_age, today)
+        return verify_directory(path, key, since, until, jobs, max_age, now)
     if since or until:
         raise EvidenceError("since and until apply to a directory, not a file")
     if not os.path.lexists(path):
@@ -842,16 +844,17 @@ def _days(first, last):
     return [str(first + datetime.timedelta(days=n)) for n in range((last - first).days + 1)]
 
 
-def verify_directory(directory, public_key=None, since=None, until=None, jobs=None, max_age=DEFAULT_MAX_AGE_DAYS, today=None):
+def verify_directory(directory, public_key=None, since=None, until=None, jobs=None, max_age=DEFAULT_MAX_AGE_HOURS, now=None):
     """Verify an evidence directory: every day set (data, sidecar, manifest, signature), the
     chains of events and of manifests across days, missing days and the retention anchor.
 
     since/until (dates) limit the days whose data is verified; the links into the first of them
     are still checked against the manifest before it when it is present. Every day up to
-    `until` must be there; without `until`, the newest day must be at most `max_age` days
-    before `today` (0: no limit). Nothing verified is a failure. Returns a Report.
+    `until` must be there; without `until`, the newest day must have ended at most `max_age`
+    hours before `now` (0: no limit). Nothing verified is a failure. Returns a Report.
     """
     report = Report(public_key)
+    now = now or datetime.datetime.now(datetime.UTC)
     if not os.path.isdir(directory):
         raise EvidenceError(f"{directory} is not a directory")
     present, others = scan_directory(directory)
@@ -875,7 +878,7 @@ def verify_directory(directory, public_key=None, since=None, until=None, jobs=No
         return report
     for day in sorted(set(_days(days[0], days[-1])) - set(days)):
         report.add(os.path.join(directory, manifest_name(day)), [f"missing day: no audit file, sidecar or manifest for {day}"])
-    _check_newest(report, directory, days[-1], until, max_age, today)
+    _check_newest(report, directory, days[-1], until, max_age, now)
     previous, verified = None, 0
     for day in days:
         mpath = os.path.join(directory, manifest_name(day))
@@ -898,14 +901,19 @@ def verify_directory(directory, public_key=None, since=None, until=None, jobs=No
     return report
 
 
-def _check_newest(report, directory, newest, until, max_age, today):
-    """The days after the newest one that should be there: up to `until` if given, else up to
-    `max_age` days before today. Without this, deleting the newest days would go unnoticed."""
+def _check_newest(report, directory, newest, until, max_age, now):
+    """The days after the newest one that should be there: up to `until` if given, else every
+    day that ended more than `max_age` hours before `now`. Without this, deleting the newest
+    days would go unnoticed."""
     if until:
         through, why = str(until), f"every day up to {until} was asked for"
     elif max_age:
-        through = str(today - datetime.timedelta(days=max_age))
-        why = f"the newest day may be at most {max_age} days before today ({today}): newest days deleted, or the export stopped?"
+        now = now.astimezone(datetime.UTC)
+        cutoff = now - datetime.timedelta(hours=max_age)
+        one_day = datetime.timedelta(days=1)
+        # The newest day must end at or after the cutoff: the day before the first midnight from it.
+        through = str((cutoff.date() if cutoff.time() == datetime.time(0) else cutoff.date() + one_day) - one_day)
+        why = f"the newest day may have ended at most {max_age} hours ago (now {now:%Y-%m-%dT%H:%MZ}): newest days deleted, or the export stopped?"
     else:
         return
     if newest < through:
