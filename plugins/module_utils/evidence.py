@@ -100,7 +100,7 @@ class EvidenceError(Exception):
     """A problem with evidence input that is not a verification finding (unreadable, bad key)."""
 
 
-class LineError(ValueError):
+class LineError(EvidenceError, ValueError):
     """An audit line that is not a valid event."""
 
 

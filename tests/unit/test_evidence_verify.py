@@ -2,6 +2,7 @@
 where, and raises no false alarm on clean data. The evidence is made by the real exporter from
 the real reference backend, then damaged the way an intruder or a broken disk would."""
 
+import contextlib
 import hashlib
 import json
 import os
@@ -9,14 +10,18 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
+from unittest import mock
 
 import pytest
 from ansible_collections.brain.ops_assurance.plugins.module_utils import evidence
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from helpers.evidence import AUDIT, day, export, seeded_backend, verify_log
+from helpers.evidence import AUDIT, ansible_module, day, export, playbook, seeded_backend, verify_log
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 DAYS = [day(-4), day(-3), day(-2), day(-1)]  # day(-1) has no events
 
@@ -612,3 +617,171 @@ def test_signatures_checked_is_said_too(ev, pub):
     for sig in ev.glob("*.sig"):
         sig.unlink()
     assert json.loads(verify_log(ev, "--json").stdout)["signatures"] == "none found"
+
+
+# ---- properties (Hypothesis): fast path and full parser agree; nothing raises -------------------
+# Bounded: 900 examples in all (500 + 300 + 100), under a minute on 2 busy CPUs; derandomized, so a run is reproducible and
+# `make test` never fails on an example the previous run did not try.
+PROPERTY = settings(max_examples=500, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+NEVER = re.compile(rb"(?!)")  # a fast path that matches nothing: every line takes the full parser
+HEX = "0123456789abcdef"
+TEXT = st.text(st.characters(codec=None, exclude_categories=()), max_size=6)  # lone surrogates and controls included
+SCALARS = st.none() | st.booleans() | st.integers(-(10**20), 10**20) | st.floats(allow_nan=False) | TEXT
+VALUES = st.recursive(SCALARS, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(TEXT, inner, max_size=3), max_leaves=6)
+HASHES = st.text(HEX, min_size=64, max_size=64) | st.text(HEX + 'ABCFgz\n"\\\x00', min_size=63, max_size=65) | VALUES
+EVENTS = st.fixed_dictionaries(
+    {
+        "actor": TEXT | VALUES,
+        "details": st.dictionaries(st.text('ab !"\\é\x1f', max_size=3), VALUES, max_size=4) | VALUES,
+        "event_id": TEXT,
+        "event_type": st.sampled_from(["t", "x\ny"]),
+        "prev_hash": HASHES,
+        "seq": st.integers(-1, 3) | st.integers(2**62, 2**64) | st.just(10**19) | VALUES,
+        "severity": st.sampled_from([*evidence.SEVERITIES, "info", 1]),
+        "timestamp": st.sampled_from(["2026-01-01T00:00:00.000000Z", "2026-01-02T23:59:59.999999Z", "2026-01-01T00:00:00Z", "٢٠٢٦-01-01T00:00:00.000000Z"]),
+        "trace_id": st.none() | TEXT | VALUES,
+    }
+)
+
+
+@st.composite
+def lines_(draw):
+    """An event line as a backend or an intruder might write it: mostly canonical with an honest
+    hash (so it can take the fast path), sometimes another serialisation, a member missing or
+    extra, the hash wrong, or a byte changed."""
+    event = draw(EVENTS)
+    if draw(st.booleans()):
+        del event[draw(st.sampled_from(sorted(event)))]
+    if draw(st.integers(0, 9)) == 0:
+        event["extra"] = 1
+    style = draw(st.sampled_from(["canonical"] * 6 + ["ascii", "spaces", "unsorted"]))
+    dump = {
+        "canonical": {"sort_keys": True, "separators": (",", ":"), "ensure_ascii": False},
+        "ascii": {"sort_keys": True, "separators": (",", ":")},
+        "spaces": {"sort_keys": True, "ensure_ascii": False},
+        "unsorted": {"separators": (",", ":"), "ensure_ascii": False},
+    }[style]
+    prev = event.get("prev_hash")
+    entry = json.dumps(event, **dump).encode("utf-8", "surrogatepass")
+    honest = hashlib.sha256(entry + (prev if isinstance(prev, str) else "").encode("utf-8", "surrogatepass")).hexdigest()
+    event["hash"] = draw(st.just(honest) | HASHES)
+    line = json.dumps(dict(sorted(event.items())) if style != "unsorted" else event, **dump).encode("utf-8", "surrogatepass")
+    if draw(st.integers(0, 4)) == 0:
+        at = draw(st.integers(0, len(line)))
+        line = line[:at] + draw(st.binary(min_size=0, max_size=2)) + line[at + draw(st.integers(0, 2)) :]
+    return line
+
+
+def chain_state(block, day):
+    chain = evidence.verify_lines(block, day)
+    return chain.lines, chain.count, chain.malformed, chain.first, chain.last, chain.total_problems, chain.messages()
+
+
+@PROPERTY
+@given(st.lists(lines_(), min_size=1, max_size=3), st.sampled_from([None, "2026-01-01"]))
+def test_the_fast_path_and_the_full_parser_agree_on_every_line(block_lines, day):
+    """Whole chain states compared: counts, first and last event, every message. The first line
+    of a block is where the old fast path trusted any 64 bytes as prev_hash."""
+    block = b"\n".join(block_lines) + b"\n"
+    fast = chain_state(block, day)
+    with mock.patch.object(evidence, "_line_re", lambda _day: NEVER):
+        slow = chain_state(block, day)
+    assert fast == slow
+
+
+@settings(PROPERTY, max_examples=300)
+@given(st.binary(max_size=300) | lines_())
+def test_no_line_makes_the_verifier_raise(raw):
+    evidence.verify_lines(raw)
+    evidence.verify_lines(raw, "2026-01-01")
+    for parse in (evidence.parse_event, lambda r: evidence.parse_record(r, evidence.MANIFEST_KEYS, "the manifest")):
+        with contextlib.suppress(evidence.EvidenceError):
+            parse(raw)
+
+
+MANIFEST = {
+    "chain_head": "a" * 64,
+    "chain_prev": "b" * 64,
+    "date": "2026-01-01",
+    "event_count": 1,
+    "file": "audit-2026-01-01.jsonl",
+    "file_sha256": "c" * 64,
+    "file_size": 10,
+    "first_seq": 1,
+    "format_version": 1,
+    "last_seq": 1,
+    "previous_manifest": None,
+}
+NAMES = st.sampled_from(["audit-2026-01-01.jsonl", "audit-2026-01-01.jsonl.sha256", "manifest-2026-01-01.json", "manifest-2026-01-01.json.sig"])
+NAMES |= st.sampled_from(["audit-2026-01-02.jsonl", "manifest-2026-01-02.json", "chain-anchor.json", "chain-anchor.json.sig", "manifest-2026-02-30.json"])
+NAMES |= st.binary(min_size=1, max_size=12).filter(lambda b: b"/" not in b and b"\x00" not in b and b not in (b".", b"..")).map(os.fsdecode)
+
+
+@st.composite
+def records(draw):
+    record = dict(draw(st.sampled_from([MANIFEST, {"first_date": "2026-01-01", "format_version": 1, "previous_manifest": None, "removed": []}])))
+    for key in draw(st.lists(st.sampled_from(sorted(record)), max_size=2)):
+        record[key] = draw(VALUES)
+    return json.dumps(record, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8", "surrogatepass") + b"\n"
+
+
+@settings(PROPERTY, max_examples=100)
+@given(st.dictionaries(NAMES, st.binary(max_size=200) | lines_() | records() | st.just("fifo") | st.just("symlink"), max_size=6), st.booleans())
+def test_no_directory_makes_the_verifier_raise(files, with_until):
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, content in files.items():
+            path = os.path.join(tmp, name)
+            if content == "fifo":
+                os.mkfifo(path)
+            elif content == "symlink":
+                os.symlink("/etc/hostname", path)
+            else:
+                with open(path, "wb") as fh:
+                    fh.write(content)
+        report = evidence.verify_path(tmp, until="2026-01-02" if with_until else None)
+        json.dumps(report.as_json())
+        assert all(e["problems"] for e in report.failed) and (report.ok or report.failed)
+        if not any(n.startswith(("audit-2026-01-0", "manifest-2026-01-0")) for n in files):
+            assert not report.ok  # no evidence is never a PASS
+
+
+# ---- the evidence_verify module and the verify_evidence playbook (issue 17) ----------------------
+def test_the_module_fails_on_a_directory_without_evidence(tmp_path):
+    r = ansible_module("brain.ops_assurance.evidence_verify", {"path": str(tmp_path)})
+    assert r["failed"] and r["ok"] is False and r["checked"] == 1
+    assert r["msg"] == f"1 problem(s) in the evidence: {tmp_path}: no evidence found: no audit-YYYY-MM-DD.jsonl or manifest-YYYY-MM-DD.json in the directory"
+
+
+def test_the_module_requires_the_days_up_to_until(ev, pub):
+    delete_days(ev, DAYS[3])
+    r = ansible_module("brain.ops_assurance.evidence_verify", {"path": str(ev), "until": DAYS[3], "public_key": pub})
+    assert r["failed"] and f"missing day {DAYS[3]}: the newest evidence is of {DAYS[2]}, but every day up to {DAYS[3]} was asked for" in r["msg"]
+    r = ansible_module("brain.ops_assurance.evidence_verify", {"path": str(ev), "max_age": hours_since_end_of(DAYS[2]) - 1})
+    assert r["failed"] and f"missing day {DAYS[3]}" in r["msg"]
+    r = ansible_module("brain.ops_assurance.evidence_verify", {"path": str(ev), "max_age": 0, "public_key": pub})
+    assert not r.get("failed") and r["ok"] is True and r["signatures"] == "checked"
+
+
+def test_the_module_says_when_signatures_were_not_checked(ev):
+    r = ansible_module("brain.ops_assurance.evidence_verify", {"path": str(ev)})
+    assert r["ok"] is True and r["signatures"] == "NOT checked"
+    assert r["warnings"] == ["signatures NOT checked: 4 signature files, no public_key given"]
+
+
+def test_the_playbook_prints_a_failure_once(ev):
+    ls = lines(data(ev))
+    ls[5] = ls[5].replace(b'"host":"exec-', b'"host":"exec-9')
+    rewrite(data(ev), ls)
+    rc, out = playbook("verify_evidence", "-e", "verify_evidence_hosts=localhost", "-e", f"evidence_export_dir={ev}")
+    assert rc != 0 and out.count("line 6: hash mismatch") == 1, out
+    assert "FAIL: 12 checked, 3 failed; signatures NOT checked: 4 problem(s) in the evidence: " in out
+    assert "the evidence does not verify (the problems are in the summary above)" in out
+
+
+# ---- the scripts run on Debian 12, which has no `python` (issue 19) ------------------------------
+@pytest.mark.parametrize("script", ["brain-audit", "brain-evidence-export"])
+def test_the_scripts_start_with_the_python3_that_debian_has(script):
+    path = Path(AUDIT).parent / script
+    assert path.read_text().splitlines()[0] == "#!/usr/bin/python3"
+    r = subprocess.run([str(path), "--help"], env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin"}, capture_output=True, text=True, timeout=60, check=False)
+    assert r.returncode == 0 and r.stdout.startswith("usage: "), r.stderr
