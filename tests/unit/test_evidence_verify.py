@@ -628,48 +628,73 @@ HEX = "0123456789abcdef"
 TEXT = st.text(st.characters(codec=None, exclude_categories=()), max_size=6)  # lone surrogates and controls included
 SCALARS = st.none() | st.booleans() | st.integers(-(10**20), 10**20) | st.floats(allow_nan=False) | TEXT
 VALUES = st.recursive(SCALARS, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(TEXT, inner, max_size=3), max_leaves=6)
-HASHES = st.text(HEX, min_size=64, max_size=64) | st.text(HEX + 'ABCFgz\n"\\\x00', min_size=63, max_size=65) | VALUES
-EVENTS = st.fixed_dictionaries(
+SIMPLE = st.text(st.characters(codec="utf-8", exclude_characters="\ud800"), max_size=6)
+VALID = st.fixed_dictionaries(
     {
-        "actor": TEXT | VALUES,
-        "details": st.dictionaries(st.text('ab !"\\é\x1f', max_size=3), VALUES, max_size=4) | VALUES,
-        "event_id": TEXT,
-        "event_type": st.sampled_from(["t", "x\ny"]),
-        "prev_hash": HASHES,
-        "seq": st.integers(-1, 3) | st.integers(2**62, 2**64) | st.just(10**19) | VALUES,
-        "severity": st.sampled_from([*evidence.SEVERITIES, "info", 1]),
-        "timestamp": st.sampled_from(["2026-01-01T00:00:00.000000Z", "2026-01-02T23:59:59.999999Z", "2026-01-01T00:00:00Z", "٢٠٢٦-01-01T00:00:00.000000Z"]),
-        "trace_id": st.none() | TEXT | VALUES,
+        "actor": SIMPLE,
+        "details": st.dictionaries(st.text('ab !"\\é', max_size=3), st.none() | st.booleans() | st.integers(-(10**19), 10**19) | SIMPLE, max_size=3),
+        "event_id": SIMPLE,
+        "event_type": SIMPLE,
+        "prev_hash": st.text(HEX, min_size=64, max_size=64),
+        "seq": st.integers(1, 3) | st.integers(10**17, 2**63),
+        "severity": st.sampled_from(evidence.SEVERITIES),
+        "timestamp": st.sampled_from(["2026-01-01T00:00:00.000000Z", "2026-01-01T23:59:59.999999Z"]),
+        "trace_id": st.none() | SIMPLE,
     }
 )
+# One change at a time to a valid event, so that most lines are one step from valid: where the
+# fast path and the full parser could disagree. Each is (member, strategy for its new value).
+EDGES = [
+    ("prev_hash", st.text(HEX.upper() + "gz", min_size=64, max_size=64) | st.text(HEX + 'A\n\t"\\\x00é', min_size=63, max_size=65)),
+    ("hash", st.text(HEX.upper() + "\n", min_size=64, max_size=64) | VALUES),
+    ("seq", st.sampled_from([0, -1, 2**63, 10**19, True, 1.0, "1", 10**5000 // 10**700])),
+    ("details", st.dictionaries(TEXT, VALUES, max_size=5) | VALUES),
+    ("timestamp", st.sampled_from(["2026-01-02T00:00:00.000000Z", "2026-01-01T00:00:00Z", "٢٠٢٦-01-01T00:00:00.000000Z", "2026-01-01T00:00:00.000000Z\n"])),
+    ("severity", st.sampled_from(["info", "", 1, None])),
+    ("trace_id", VALUES),
+    ("actor", TEXT | VALUES),
+]
 
 
 @st.composite
 def lines_(draw):
-    """An event line as a backend or an intruder might write it: mostly canonical with an honest
-    hash (so it can take the fast path), sometimes another serialisation, a member missing or
-    extra, the hash wrong, or a byte changed."""
-    event = draw(EVENTS)
-    if draw(st.booleans()):
+    """An event line as a backend or an intruder might write it: a valid event, or one changed in
+    one way (a member's value, a member missing or extra, another serialisation, raw bytes), with
+    a hash that is honest for its bytes (as an intruder would recompute it) unless the change is
+    to the hash itself."""
+    event = draw(VALID)
+    change = draw(st.sampled_from(["none", "none", "member", "member", "member", "drop", "extra", "style", "bytes", "newline"]))
+    hash_value = None
+    if change == "member":
+        member, values = draw(st.sampled_from(EDGES))
+        if member == "hash":
+            hash_value = draw(values)
+        else:
+            event[member] = draw(values)
+    elif change == "drop":
         del event[draw(st.sampled_from(sorted(event)))]
-    if draw(st.integers(0, 9)) == 0:
-        event["extra"] = 1
-    style = draw(st.sampled_from(["canonical"] * 6 + ["ascii", "spaces", "unsorted"]))
-    dump = {
-        "canonical": {"sort_keys": True, "separators": (",", ":"), "ensure_ascii": False},
-        "ascii": {"sort_keys": True, "separators": (",", ":")},
-        "spaces": {"sort_keys": True, "ensure_ascii": False},
-        "unsorted": {"separators": (",", ":"), "ensure_ascii": False},
-    }[style]
-    prev = event.get("prev_hash")
-    entry = json.dumps(event, **dump).encode("utf-8", "surrogatepass")
-    honest = hashlib.sha256(entry + (prev if isinstance(prev, str) else "").encode("utf-8", "surrogatepass")).hexdigest()
-    event["hash"] = draw(st.just(honest) | HASHES)
-    line = json.dumps(dict(sorted(event.items())) if style != "unsorted" else event, **dump).encode("utf-8", "surrogatepass")
-    if draw(st.integers(0, 4)) == 0:
-        at = draw(st.integers(0, len(line)))
-        line = line[:at] + draw(st.binary(min_size=0, max_size=2)) + line[at + draw(st.integers(0, 2)) :]
-    return line
+    elif change == "extra":
+        event["zzz"] = 1
+    dump = {"sort_keys": True, "separators": (",", ":"), "ensure_ascii": False}
+    if change == "style":
+        dump = draw(st.sampled_from([{"sort_keys": True, "separators": (",", ":")}, {"sort_keys": True, "ensure_ascii": False}, {"ensure_ascii": False}]))
+    try:
+        entry = json.dumps(event, **dump).encode("utf-8", "surrogatepass")
+    except ValueError:  # an infinite float: not JSON at all
+        entry = b"{}"
+    if change == "bytes":
+        at = draw(st.integers(0, len(entry)))
+        entry = entry[:at] + draw(st.binary(max_size=2)) + entry[at + draw(st.integers(0, 2)) :]
+    elif change == "newline":  # a raw newline inside a member, as in the prev_hash the old fast path took
+        at = entry.find(b'"prev_hash":"') + 13 + draw(st.integers(0, 63))
+        entry = entry[:at] + b"\n" + entry[at + 1 :]
+    # The hash the fast path would compute: over the entry and the 64 bytes after "prev_hash":"
+    prev = re.search(rb'"prev_hash":"(.{64})', entry, re.S)
+    honest = hashlib.sha256(entry + (prev.group(1) if prev else b"")).hexdigest()
+    member = json.dumps(honest if hash_value is None else hash_value, ensure_ascii=False).encode("utf-8", "surrogatepass")
+    if b'"prev_hash"' in entry:
+        return entry.replace(b'"prev_hash"', b'"hash":' + member + b',"prev_hash"', 1)
+    return entry[:-1] + b',"hash":' + member + b"}" if entry.endswith(b"}") else entry
 
 
 def chain_state(block, day):
