@@ -22,6 +22,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from helpers.evidence import AUDIT, ansible_module, day, export, playbook, seeded_backend, verify_log
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from hypothesis.configuration import set_hypothesis_home_dir
 
 DAYS = [day(-4), day(-3), day(-2), day(-1)]  # day(-1) has no events
 
@@ -622,7 +623,9 @@ def test_signatures_checked_is_said_too(ev, pub):
 # ---- properties (Hypothesis): fast path and full parser agree; nothing raises -------------------
 # Bounded: 900 examples in all (500 + 300 + 100), under a minute on 2 busy CPUs; derandomized, so a run is reproducible and
 # `make test` never fails on an example the previous run did not try.
-PROPERTY = settings(max_examples=500, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+# Its caches go outside the checkout, which is packaged as the collection.
+set_hypothesis_home_dir(os.path.join(tempfile.gettempdir(), "brain-oa-hypothesis"))
+PROPERTY = settings(max_examples=500, deadline=None, derandomize=True, database=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 NEVER = re.compile(rb"(?!)")  # a fast path that matches nothing: every line takes the full parser
 HEX = "0123456789abcdef"
 TEXT = st.text(st.characters(codec=None, exclude_categories=()), max_size=6)  # lone surrogates and controls included
