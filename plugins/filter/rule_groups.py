@@ -185,7 +185,8 @@ def dialect_scrape_configs(dialects, targets, dialect, target_dialects=None, job
     stray = sorted(set(target_dialects) - set(targets))
     if stray:
         raise AnsibleFilterError(f"prometheus_brain_target_dialects names targets that are not scraped: {', '.join(stray)}")
-    by_dialect = {}
+    # No targets: the default dialect's jobs, empty, so the configuration keeps its shape.
+    by_dialect = {} if targets else {dialect: []}
     for target in targets:
         by_dialect.setdefault(target_dialects.get(target, dialect), []).append(target)
     configs = {}

@@ -41,10 +41,14 @@ def test_defaults_scrape_the_backend_group_and_itself(tmp_path):
     config = render(tmp_path, prometheus_brain_targets=["b1:8000", "b2:8000"])
     found = jobs(config)
     assert sorted(found) == ["brain-governance", "brain-operations", "prometheus"]  # no evidence group, no brain-evidence
-    assert found["brain-governance"]["metrics_path"] == "/api/sovereign-mode/metrics"
+    # Each target group carries its dialect (the contract alert and BrainTargetDown select on it)
+    # and the dialect's metrics path.
+    assert found["brain-governance"]["static_configs"] == [
+        {"targets": ["b1:8000", "b2:8000"], "labels": {"dialect": "seed", "__metrics_path__": "/api/sovereign-mode/metrics"}}
+    ]
     assert found["brain-governance"]["scrape_interval"] == "30s"
-    assert found["brain-operations"]["metrics_path"] == "/metrics"
-    assert found["brain-operations"]["static_configs"] == [{"targets": ["b1:8000", "b2:8000"]}]
+    assert found["brain-operations"]["static_configs"] == [{"targets": ["b1:8000", "b2:8000"], "labels": {"dialect": "seed"}}]
+    assert "metric_relabel_configs" not in found["brain-governance"] and "metric_relabel_configs" not in found["brain-operations"]
     assert "authorization" not in found["brain-governance"]
     assert found["prometheus"]["static_configs"] == [{"targets": ["127.0.0.1:9090"]}]
     assert config["rule_files"] == ["/etc/prometheus/rules/*.yml"]
@@ -94,5 +98,45 @@ def test_evidence_hosts_are_scraped_as_brain_evidence(tmp_path, settings, target
     inventory = tmp_path / "hosts.yml"
     inventory.write_text(yaml.safe_dump({"all": {"children": {"evidence": {"hosts": {"ev-1": None}}}}}))
     job = jobs(render(tmp_path, inventory, **settings))["brain-evidence"]
-    assert job["static_configs"] == [{"targets": targets}]
+    assert job["static_configs"] == [{"targets": targets, "labels": {"dialect": "evidence_export"}}]
     assert "metrics_path" not in job  # node_exporter's /metrics
+
+
+def test_each_backend_is_scraped_in_its_dialect(tmp_path):
+    """Real BRAiN main has only /metrics; the governance branch's names are renamed at scrape time,
+    keyed on the target's dialect label so a seed backend's series are never touched."""
+    config = render(
+        tmp_path,
+        prometheus_brain_targets=["b1:8000", "b2:8000", "b3:8000"],
+        prometheus_brain_target_dialects={"b2:8000": "brain_main", "b3:8000": "governance_branch"},
+    )
+    found = jobs(config)
+    assert found["brain-operations"]["static_configs"] == [
+        {"targets": ["b2:8000"], "labels": {"dialect": "brain_main"}},
+        {"targets": ["b1:8000"], "labels": {"dialect": "seed"}},
+    ]
+    assert [g["labels"]["dialect"] for g in found["brain-governance"]["static_configs"]] == ["governance_branch", "seed"]
+    assert found["brain-governance"]["static_configs"][0]["targets"] == ["b3:8000"]
+    renames = {r["regex"]: r["replacement"] for r in found["brain-governance"]["metric_relabel_configs"]}
+    assert renames["governance_branch;sovereign_override_usage_total"] == "sovereign_override_activations_total"
+    assert renames["governance_branch;axe_trust_violation_total"] == "sovereign_axe_trust_violations_total"
+    assert all(r["source_labels"] == ["dialect", "__name__"] and r["target_label"] == "__name__" for r in found["brain-governance"]["metric_relabel_configs"])
+    assert "metric_relabel_configs" not in found["brain-operations"]
+
+
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        ({"prometheus_brain_dialect": "brain_mian"}, "no such metric dialect: brain_mian"),
+        ({"prometheus_brain_target_dialects": {"b1:8000": "nope"}}, "no such metric dialect: nope"),
+        ({"prometheus_brain_target_dialects": {"b9:8000": "seed"}}, "names targets that are not scraped: b9:8000"),
+    ],
+)
+def test_a_wrong_dialect_fails_with_its_name(tmp_path, settings, message):
+    out = tmp_path / "prometheus.yml"
+    play = tmp_path / "play.yml"
+    play.write_text(PLAY.format(defaults=ROLE / "defaults/main/main.yml", pack=ROLE / "defaults/main/rule_pack.yml", vars=ROLE / "vars/main.yml", out=out))
+    r = subprocess.run(
+        ["ansible-playbook", str(play), "-e", json.dumps({"prometheus_brain_targets": ["b1:8000"], **settings})], capture_output=True, text=True, check=False
+    )
+    assert r.returncode != 0 and message in r.stdout, r.stdout[-2000:]

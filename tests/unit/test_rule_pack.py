@@ -3,11 +3,16 @@
 import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 import yaml
 from helpers.render import render_rules as render
+
+# tests/rules holds the linter; it is not a package.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "rules"))
+import lint
 
 ROOT = Path(__file__).resolve().parents[2]
 # BaseLoader: every scalar a string, so promtool values like `0x20` (zero, 21 times) are not read as hex.
@@ -134,8 +139,7 @@ def checks_of(found, alert, case):
     value = str(case.get("value", alert.get("value", "")))
     checks = [{"eval_time": t, "alertname": alert["alert"], "exp_alerts": []} for t in case.get("silent_at", [])]
     checks += [
-        {"eval_time": t, "alertname": alert["alert"], "exp_alerts": [expected(rule, labels, value) for labels in firing]}
-        for t in case.get("fires_at", [])
+        {"eval_time": t, "alertname": alert["alert"], "exp_alerts": [expected(rule, labels, value) for labels in firing]} for t in case.get("fires_at", [])
     ]
     return checks
 
@@ -188,3 +192,49 @@ def test_broken_promql_fails_with_promtools_message(tmp_path):
 def _need_promtool():
     if not PROMTOOL:
         pytest.fail("promtool is required (apt install prometheus); run tests/harness/bootstrap.sh")
+
+
+# ---- the pack linter (tests/rules/lint.py) -------------------------------------------------------
+@pytest.mark.parametrize("grouping", [None, '{"prometheus_rule_grouping_labels": ["site", "instance"]}'])
+def test_the_rendered_pack_passes_the_linter(tmp_path, grouping):
+    out = render(tmp_path, *([grouping] if grouping else []))
+    assert lint.lint(sorted(out.glob("*.yml"))) == []
+
+
+BAD = {
+    "Naked": ("up == 0", {}, "has neither `for` nor `keep_firing_for`"),
+    "ZeroFor": ("up == 0", {"for": "0s"}, "has neither `for` nor `keep_firing_for`"),
+    "RawCounter": ("brain_authn_failures_total > 10", {"for": "1m"}, "counter brain_authn_failures_total is read outside"),
+    "CounterDelta": (
+        "brain_authn_failures_total - brain_authn_failures_total offset 5m > 1",
+        {"for": "1m"},
+        "counter brain_authn_failures_total is read outside",
+    ),
+    "CounterOverTime": ("max_over_time(brain_policy_violations_total[5m]) > 1", {"for": "1m"}, "counter brain_policy_violations_total is read outside"),
+    "Regex": ('up{job=~"brain-.*"} == 0', {"for": "1m"}, 'regex matcher job=~"brain-.*" where equality works'),
+    "Unknown": ("brain_overide_active == 1", {"for": "1m"}, "brain_overide_active is not in the contract"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(BAD))
+def test_the_linter_names_each_problem(tmp_path, name):
+    expr, extra, problem = BAD[name]
+    path = tmp_path / "bad.yml"
+    path.write_text(yaml.safe_dump({"groups": [{"name": "g", "rules": [{"alert": name, "expr": expr, **extra}]}]}))
+    errors = lint.lint([path])
+    assert len(errors) == 1 and errors[0].startswith(f"bad.yml: {name}: {problem}"), errors
+    r = subprocess.run([sys.executable, str(ROOT / "tests/rules/lint.py"), str(path)], capture_output=True, text=True, check=False)
+    assert r.returncode == 1 and r.stdout.strip() == errors[0]
+
+
+def test_the_linter_accepts_what_the_pack_relies_on(tmp_path):
+    """Counters under rate/increase/resets, the exact count, the right side of unless, `le` regexes."""
+    good = [
+        "sum by (instance) (increase(brain_authn_failures_total[5m])) > 0",
+        "(last_over_time(brain_authn_failures_total[2m]) - last_over_time(brain_authn_failures_total[2m] offset 5m)) > 10",
+        'up{dialect="seed"} == 1 unless on (instance) last_over_time(brain_mode_switch_total[2m])',
+        'rate(brain_request_duration_seconds_bucket{le=~"0[.]50*"}[5m]) > 0',
+    ]
+    path = tmp_path / "good.yml"
+    path.write_text(yaml.safe_dump({"groups": [{"name": "g", "rules": [{"alert": f"A{i}", "expr": e, "for": "1m"} for i, e in enumerate(good)]}]}))
+    assert lint.lint([path]) == []
