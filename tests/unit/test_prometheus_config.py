@@ -108,11 +108,11 @@ def test_each_backend_is_scraped_in_its_dialect(tmp_path):
     config = render(
         tmp_path,
         prometheus_brain_targets=["b1:8000", "b2:8000", "b3:8000"],
-        prometheus_brain_target_dialects={"b2:8000": "brain_main", "b3:8000": "governance_branch"},
+        prometheus_brain_target_dialects={"b2:8000": "upstream_main", "b3:8000": "governance_branch"},
     )
     found = jobs(config)
     assert found["brain-operations"]["static_configs"] == [
-        {"targets": ["b2:8000"], "labels": {"dialect": "brain_main"}},
+        {"targets": ["b2:8000"], "labels": {"dialect": "upstream_main"}},
         {"targets": ["b1:8000"], "labels": {"dialect": "seed"}},
     ]
     assert [g["labels"]["dialect"] for g in found["brain-governance"]["static_configs"]] == ["governance_branch", "seed"]
@@ -140,3 +140,82 @@ def test_a_wrong_dialect_fails_with_its_name(tmp_path, settings, message):
         ["ansible-playbook", str(play), "-e", json.dumps({"prometheus_brain_targets": ["b1:8000"], **settings})], capture_output=True, text=True, check=False
     )
     assert r.returncode != 0 and message in r.stdout, r.stdout[-2000:]
+
+
+# ---- the alertmanager role's configuration ----------------------------------------------------
+AM_ROLE = ROOT / "roles" / "alertmanager"
+AM_PLAY = """
+- hosts: localhost
+  gather_facts: false
+  vars_files: [{defaults}, {vars}]
+  tasks:
+    - ansible.builtin.include_tasks: {preflight}
+    - ansible.builtin.copy:
+        content: "{{{{ __alertmanager_config | to_nice_yaml(sort_keys=False) }}}}"
+        dest: {out}
+"""
+SINK = [{"name": "oncall", "webhook_configs": [{"url": "http://hooks.example.org/brain"}]}]
+
+
+def render_alertmanager(tmp_path, **settings):
+    """Run the role's preflight and render its configuration; (returncode, output, config)."""
+    out = tmp_path / "alertmanager.yml"
+    play = tmp_path / "am.yml"
+    play.write_text(AM_PLAY.format(defaults=AM_ROLE / "defaults/main.yml", vars=AM_ROLE / "vars/main.yml", preflight=AM_ROLE / "tasks/preflight.yml", out=out))
+    r = subprocess.run(["ansible-playbook", str(play), "-e", json.dumps(settings)], capture_output=True, text=True, check=False)
+    if r.returncode:
+        return r.returncode, r.stdout, None
+    check = subprocess.run(["amtool", "check-config", str(out)], capture_output=True, text=True, check=False)
+    assert check.returncode == 0, check.stdout + check.stderr
+    return 0, r.stdout, yaml.safe_load(out.read_text())
+
+
+def test_a_default_receiver_without_integration_is_refused(tmp_path):
+    rc, out, _config = render_alertmanager(tmp_path)
+    assert rc != 0 and 'The default receiver "default" has no integration' in out
+    rc, _out, config = render_alertmanager(tmp_path, alertmanager_allow_silent_receivers=True)
+    assert rc == 0 and config["receivers"] == [{"name": "default"}]
+
+
+def test_watchdog_goes_to_the_heartbeat_first_and_often(tmp_path):
+    rc, out, config = render_alertmanager(
+        tmp_path,
+        alertmanager_receivers=SINK,
+        alertmanager_route={"receiver": "oncall", "routes": [{"receiver": "oncall", "matchers": ['severity="critical"']}]},
+        alertmanager_heartbeat_url="https://hc.example.org/ping/secret-uuid",
+        alertmanager_heartbeat_interval="30s",
+    )
+    assert rc == 0, out
+    first, user = config["route"]["routes"]
+    assert first == {
+        "receiver": "brain-ops-assurance-heartbeat",
+        "matchers": ['alertname="Watchdog"'],
+        "group_by": ["alertname"],
+        "group_wait": "0s",
+        "group_interval": "30s",
+        "repeat_interval": "30s",
+    }
+    assert user == {"receiver": "oncall", "matchers": ['severity="critical"']}
+    assert config["receivers"][-1] == {
+        "name": "brain-ops-assurance-heartbeat",
+        "webhook_configs": [{"url": "https://hc.example.org/ping/secret-uuid", "send_resolved": False}],
+    }
+    assert "secret-uuid" not in out
+
+
+def test_no_heartbeat_url_no_heartbeat_route(tmp_path):
+    rc, _out, config = render_alertmanager(tmp_path, alertmanager_receivers=SINK, alertmanager_route={"receiver": "oncall"})
+    assert rc == 0 and config["route"] == {"receiver": "oncall"} and [r["name"] for r in config["receivers"]] == ["oncall"]
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [
+        {"alertmanager_heartbeat_url": "hc.example.org/ping"},
+        {"alertmanager_heartbeat_url": "https://hc.example.org/ping", "alertmanager_heartbeat_interval": "often"},
+        {"alertmanager_receivers": [*SINK, {"name": "brain-ops-assurance-heartbeat"}]},
+    ],
+)
+def test_bad_heartbeat_settings_are_refused(tmp_path, settings):
+    rc, out, _config = render_alertmanager(tmp_path, alertmanager_route={"receiver": "oncall"}, **{"alertmanager_receivers": SINK, **settings})
+    assert rc != 0 and "alertmanager_heartbeat_url must be an http(s) URL" in out

@@ -73,7 +73,7 @@ TARGETS = {
     "ops": {"instance": "b1:8000", "job": "brain-operations", "dialect": "seed"},
     "gov2": {"instance": "b2:8000", "job": "brain-governance", "dialect": "seed"},
     "ops2": {"instance": "b2:8000", "job": "brain-operations", "dialect": "seed"},
-    "main": {"instance": "b1:8000", "job": "brain-operations", "dialect": "brain_main"},
+    "main": {"instance": "b1:8000", "job": "brain-operations", "dialect": "upstream_main"},
     "ev": {"instance": "e1:9100", "job": "brain-evidence", "dialect": "evidence_export"},
     "prom": {"instance": "127.0.0.1:9090", "job": "prometheus"},
     "am": {"instance": "127.0.0.1:9093", "job": "alertmanager"},
