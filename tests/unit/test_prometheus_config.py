@@ -112,8 +112,8 @@ def test_each_backend_is_scraped_in_its_dialect(tmp_path):
     )
     found = jobs(config)
     assert found["brain-operations"]["static_configs"] == [
-        {"targets": ["b2:8000"], "labels": {"dialect": "upstream_main"}},
         {"targets": ["b1:8000"], "labels": {"dialect": "seed"}},
+        {"targets": ["b2:8000"], "labels": {"dialect": "upstream_main"}},
     ]
     assert [g["labels"]["dialect"] for g in found["brain-governance"]["static_configs"]] == ["governance_branch", "seed"]
     assert found["brain-governance"]["static_configs"][0]["targets"] == ["b3:8000"]
