@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from helpers.backend import Backend
 from helpers.render import render_rules as render
 
 # tests/rules holds the linter; it is not a package.
@@ -238,3 +239,16 @@ def test_the_linter_accepts_what_the_pack_relies_on(tmp_path):
     path = tmp_path / "good.yml"
     path.write_text(yaml.safe_dump({"groups": [{"name": "g", "rules": [{"alert": f"A{i}", "expr": e, "for": "1m"} for i, e in enumerate(good)]}]}))
     assert lint.lint([path]) == []
+
+
+def test_the_reference_backend_exports_the_seed_dialects_contract_from_the_first_scrape(tmp_path):
+    """The seed dialect's `contract` lists are what a fresh reference backend serves on each job's
+    path, before anything happened: else BrainContractMissing would fire on a healthy backend."""
+    defaults = yaml.safe_load((ROOT / "roles/prometheus/defaults/main/rule_pack.yml").read_text())
+    backend = Backend(tmp_path, tokens=False)
+    try:
+        for job, spec in defaults["prometheus_brain_dialects"]["seed"].items():
+            served = {name.split("{")[0] for name in backend.metrics(spec["metrics_path"])}
+            assert set(spec["contract"]) <= served, (job, sorted(set(spec["contract"]) - served))
+    finally:
+        backend.stop()
