@@ -134,6 +134,15 @@ def le_regex(bound):
     return f"{whole}[.]{fraction}0*" if fraction else f"{whole}([.]0*)?"
 
 
+def duration_seconds(text):
+    """A Prometheus duration (`30s`, `1m30s`, `2h`) in seconds."""
+    parts = re.findall(r"([0-9]+)(ms|s|m|h|d|w|y)", str(text))
+    if not parts or "".join(n + u for n, u in parts) != str(text):
+        raise AnsibleFilterError(f"duration_seconds: not a Prometheus duration: {text!r}")
+    units = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, "y": 31536000}
+    return sum(int(n) * units[u] for n, u in parts)
+
+
 def _check_dialects(dialects):
     if not isinstance(dialects, dict) or not dialects:
         raise AnsibleFilterError("prometheus_brain_dialects must be a non-empty dict of dialects")
@@ -216,4 +225,5 @@ class FilterModule:
             "le_regex": le_regex,
             "contract_rules": contract_rules,
             "dialect_scrape_configs": dialect_scrape_configs,
+            "duration_seconds": duration_seconds,
         }

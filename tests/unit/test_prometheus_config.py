@@ -219,3 +219,46 @@ def test_no_heartbeat_url_no_heartbeat_route(tmp_path):
 def test_bad_heartbeat_settings_are_refused(tmp_path, settings):
     rc, out, _config = render_alertmanager(tmp_path, alertmanager_route={"receiver": "oncall"}, **{"alertmanager_receivers": SINK, **settings})
     assert rc != 0 and "alertmanager_heartbeat_url must be an http(s) URL" in out
+
+
+PREFLIGHT_PLAY = """
+- hosts: localhost
+  gather_facts: false
+  vars_files: [{defaults}, {pack}, {vars}]
+  tasks:
+    - ansible.builtin.include_tasks: {preflight}
+"""
+
+
+@pytest.mark.parametrize(
+    ("settings", "ok"),
+    [
+        ({}, True),
+        ({"prometheus_brain_governance_scrape_interval": "90s"}, False),
+        (
+            {
+                "prometheus_brain_governance_scrape_interval": "90s",
+                "prometheus_rule_missed_scrape_tolerance": "3m",
+                "prometheus_brain_contract_missing_for": "3m",
+            },
+            True,
+        ),
+        ({"prometheus_brain_contract_missing_for": "45s"}, False),
+    ],
+)
+def test_missing_data_windows_must_cover_two_scrapes(tmp_path, settings, ok):
+    play = tmp_path / "preflight.yml"
+    play.write_text(
+        PREFLIGHT_PLAY.format(
+            defaults=ROLE / "defaults/main/main.yml",
+            pack=ROLE / "defaults/main/rule_pack.yml",
+            vars=ROLE / "vars/main.yml",
+            preflight=ROLE / "tasks/preflight.yml",
+        )
+    )
+    r = subprocess.run(
+        ["ansible-playbook", str(play), "-e", json.dumps({"prometheus_brain_targets": ["b1:8000"], **settings})], capture_output=True, text=True, check=False
+    )
+    assert (r.returncode == 0) == ok, r.stdout[-2000:]
+    if not ok:
+        assert "must be at least two scrape intervals" in r.stdout

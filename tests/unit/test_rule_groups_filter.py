@@ -5,7 +5,13 @@ import re
 
 import pytest
 from ansible.errors import AnsibleFilterError
-from ansible_collections.brain.ops_assurance.plugins.filter.rule_groups import contract_rules, dialect_scrape_configs, le_regex, rule_groups
+from ansible_collections.brain.ops_assurance.plugins.filter.rule_groups import (
+    contract_rules,
+    dialect_scrape_configs,
+    duration_seconds,
+    le_regex,
+    rule_groups,
+)
 
 PACK = [
     {"name": "g1", "interval": "30s", "rules": [{"record": "r:x", "expr": "x"}, {"alert": "A", "expr": "x > 1", "labels": {"severity": "warning"}}]},
@@ -134,3 +140,14 @@ def test_dialect_scrape_configs_group_targets_and_rename_by_dialect():
 def test_bad_dialects_fail_with_the_reason(dialects, message):
     with pytest.raises(AnsibleFilterError, match=re.escape(message)):
         contract_rules(dialects, ["instance"], "2m")
+
+
+@pytest.mark.parametrize(("text", "seconds"), [("30s", 30), ("2m", 120), ("1m30s", 90), ("1h", 3600), ("500ms", 0.5)])
+def test_duration_seconds(text, seconds):
+    assert duration_seconds(text) == seconds
+
+
+@pytest.mark.parametrize("text", ["", "30", "2 m", "1x", "m"])
+def test_duration_seconds_refuses_what_is_not_a_duration(text):
+    with pytest.raises(AnsibleFilterError, match="not a Prometheus duration"):
+        duration_seconds(text)
