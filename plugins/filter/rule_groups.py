@@ -58,6 +58,7 @@ _value:
   elements: dict
 """
 
+import math
 import re
 
 from ansible.errors import AnsibleFilterError
@@ -124,12 +125,12 @@ def le_regex(bound):
         value = float(bound)
     except (TypeError, ValueError):
         raise AnsibleFilterError(f"le_regex: not a number: {bound!r}") from None
-    if not value > 0 or value == float("inf"):
+    if not math.isfinite(value) or value <= 0:
         raise AnsibleFilterError(f"le_regex: a bucket bound must be a positive finite number, not {bound!r}")
     text = repr(value)
     if "e" in text:
         raise AnsibleFilterError(f"le_regex: write the bound without an exponent: {bound!r}")
-    whole, _, fraction = text.partition(".")
+    whole, fraction = text.split(".")  # repr of a finite float without exponent always has one dot
     fraction = fraction.rstrip("0")
     return f"{whole}[.]{fraction}0*" if fraction else f"{whole}([.]0*)?"
 

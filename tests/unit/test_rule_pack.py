@@ -83,7 +83,7 @@ TARGETS = {
 
 def labels_of(key):
     """`name@target` -> (name, the target's labels)."""
-    name, _, target = key.partition("@")
+    name, target = key.split("@") if "@" in key else (key, "")
     return name, dict(TARGETS[target]) if target else {}
 
 
