@@ -47,6 +47,7 @@ COUNTERS = (
     "authz_denials_total",
     "decisions_total",
     "decisions_traced_total",
+    "override_activations_total",
 )
 
 
@@ -359,6 +360,12 @@ class Backend:
                     "Unix time the active override began; 0 when none is active.",
                     [("", f"{since_epoch:.3f}")],
                 ),
+                (
+                    "sovereign_override_activations_total",
+                    "counter",
+                    "Owner overrides activated (catches one shorter than a scrape).",
+                    [("", c["override_activations_total"])],
+                ),
                 ("sovereign_bundles_quarantined", "gauge", "Bundles currently in quarantine.", [("", len(s["quarantined_bundles"]))]),
                 ("sovereign_axe_trust_violations_total", "counter", "AXE trust violations recorded.", [("", c["axe_trust_violations_total"])]),
                 ("sovereign_preflight_failures_total", "counter", "Failed governance preflight checks.", [("", c["preflight_failures_total"])]),
@@ -385,6 +392,12 @@ class Backend:
                 ("brain_authz_denials_total", "counter", "API requests refused to a token without the right role.", [("", c["authz_denials_total"])]),
                 ("brain_policy_violations_total", "counter", "Policy violations detected.", [("", c["policy_violations_total"])]),
                 ("brain_decisions_total", "counter", "Governance decisions taken.", [("", decisions)]),
+                (
+                    "brain_decisions_untraced_total",
+                    "counter",
+                    "Decisions recorded without a complete trace.",
+                    [("", decisions - c["decisions_traced_total"])],
+                ),
                 ("brain_trace_completeness_ratio", "gauge", "Share of decisions with a complete trace (1 when none yet).", [("", f"{completeness:.6f}")]),
                 ("brain_audit_last_seq", "gauge", "Sequence number of the newest audit event.", [("", self.store.last_seq)]),
                 ("brain_request_duration_seconds", "histogram", "API request latency by route.", self.metrics.render),
@@ -528,7 +541,9 @@ class Backend:
                 return {"changed": False, "override": st["override"]}
             now = format_ts(datetime.now(UTC))
             override = {"active": True, "reason": reason, "activated_at": now, "activated_by": actor}
-            change("sovereign.override_activated", "WARNING", actor, {"reason": reason}, updates=[("override", override)])
+            change(
+                "sovereign.override_activated", "WARNING", actor, {"reason": reason}, updates=[("override", override)], counters=["override_activations_total"]
+            )
             return {"changed": True, "override": override}
         if action == "override/clear":
             reason = reason_of(body)

@@ -55,6 +55,7 @@ def verify_chain(events, prev=GENESIS):
 SOVEREIGN = {
     "sovereign_override_active",
     "sovereign_override_activated_timestamp_seconds",
+    "sovereign_override_activations_total",
     "sovereign_bundles_quarantined",
     "sovereign_axe_trust_violations_total",
     "sovereign_preflight_failures_total",
@@ -74,6 +75,7 @@ BRAIN = {
     "brain_trace_completeness_ratio",
     "brain_executions_blocked_total",
     "brain_decisions_total",
+    "brain_decisions_untraced_total",
     "brain_audit_last_seq",
 }
 
@@ -341,6 +343,9 @@ DRILLS = [
     ("policy/violation", {"policy": "egress"}, "policy.violation", "brain_policy_violations_total", 1),
     ("mode/switch", {"mode": "OFFLINE"}, "sovereign.mode_changed", "brain_mode_current", 1),
     ("trace/gap", {}, "decision.untraced", "brain_trace_completeness_ratio", 0),
+    # The counters the rule pack alerts on: a short override and an untraced decision.
+    ("override/activate", {"reason": "owner"}, "sovereign.override_activated", "sovereign_override_activations_total", 1),
+    ("trace/gap", {}, "decision.untraced", "brain_decisions_untraced_total", 1),
 ]
 
 

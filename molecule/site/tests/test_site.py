@@ -47,7 +47,7 @@ def test_prometheus_scrapes_every_group_of_the_inventory():
 
 def test_the_rule_pack_is_loaded_and_healthy():
     groups = api("/api/v1/rules")["groups"]
-    assert sorted(g["name"] for g in groups) == ["brain-evidence", "brain-governance", "brain-meta", "brain-operations", "brain-security-slo"]
+    assert sorted(g["name"] for g in groups) == ["brain-contract", "brain-evidence", "brain-governance", "brain-meta", "brain-operations", "brain-security-slo"]
     assert {r["health"] for g in groups for r in g["rules"]} == {"ok"}
 
 
