@@ -15,11 +15,12 @@ log() { printf '[sanity] %s\n' "$*" >&2; }
 python_for() {  # an interpreter of that minor version: on PATH, else pyenv's newest
   local v=$1 py
   py=$(command -v "python$v" 2>/dev/null) && "$py" -c '' 2>/dev/null && { echo "$py"; return; }
-  if command -v pyenv >/dev/null && py=$(pyenv root)/versions/$(pyenv latest "$v" 2>/dev/null)/bin/python$v && [ -x "$py" ]; then
-    echo "$py"
-    return
-  fi
-  log "no Python $v here (not on PATH, not in pyenv): the ansible-core leg that needs it cannot run"
+  # pyenv's versions directory, also when pyenv itself is not on PATH (a CI shell with a bare PATH)
+  local found=("${PYENV_ROOT:-$HOME/.pyenv}/versions/$v".*/bin/"python$v")
+  for py in $(printf '%s\n' "${found[@]}" | sort -V -r); do
+    [ -x "$py" ] && "$py" -c '' 2>/dev/null && { echo "$py"; return; }
+  done
+  log "no Python $v here (not on PATH, not in ${PYENV_ROOT:-$HOME/.pyenv}/versions): the ansible-core leg that needs it cannot run"
   return 1
 }
 
