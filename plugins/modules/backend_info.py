@@ -278,7 +278,7 @@ def classify_safe_mode(status, body):
     return unavailable(endpoint, status, "the answer has no boolean enabled or safe_mode_enabled: an unknown dialect")
 
 
-def classify_route(capability, endpoint, status, dialect):
+def classify_route(endpoint, status, dialect):
     """A POST-only route probed with GET: 405 says it is mounted, without acting."""
     if status == 405:
         return {"available": True, "dialect": dialect, "endpoint": endpoint, "status": status, "detail": "mounted", "missing_series": []}
@@ -313,7 +313,7 @@ def probe_all(fetch):
     for capability, (endpoint, _dialects) in METRIC_DIALECTS.items():
         results[capability] = classify_metrics(capability, *fetch(endpoint))
     results["safe_mode"] = classify_safe_mode(*fetch("/api/safe-mode/status"))
-    results["audit_export"] = classify_route("audit_export", "/api/sovereign-mode/audit/export", fetch("/api/sovereign-mode/audit/export")[0], "contract")
+    results["audit_export"] = classify_route("/api/sovereign-mode/audit/export", fetch("/api/sovereign-mode/audit/export")[0], "contract")
     pack_status, refusal_body = fetch("/api/sovereign-mode/evidence/export")
     dialect = None
     if pack_status == 405:
@@ -323,10 +323,10 @@ def probe_all(fetch):
         except ValueError:
             openapi = None
         dialect = evidence_pack_dialect(openapi, refusal_body)
-    results["evidence_packs"] = classify_route("evidence_packs", "/api/sovereign-mode/evidence/export", pack_status, dialect)
+    results["evidence_packs"] = classify_route("/api/sovereign-mode/evidence/export", pack_status, dialect)
     if results["evidence_packs"]["available"] and dialect is None:
         results["evidence_packs"].update(available=False, detail="mounted, but its request dialect is unknown")
-    results["service_tokens"] = classify_route("service_tokens", "/api/auth/service-token", fetch("/api/auth/service-token")[0], "brain-main")
+    results["service_tokens"] = classify_route("/api/auth/service-token", fetch("/api/auth/service-token")[0], "brain-main")
     for capability, result in results.items():
         result["enables"] = ENABLES[capability]
     return results
