@@ -8,7 +8,7 @@ ENV := . $(CURDIR)/tests/harness/env.sh &&
 # `site` last: it replaces the main job's hosts (same names as the example inventory) and removes them.
 SCENARIOS := reference_backend evidence prometheus site
 
-.PHONY: test site bootstrap lint build sanity unit molecule bench interop
+.PHONY: test site bootstrap lint build sanity unit molecule bench bench-drill interop
 # `test`'s prerequisites run in their order, also under `make -j`.
 .NOTPARALLEL:
 
@@ -43,6 +43,10 @@ molecule:
 # Not part of `test`: figures, not pass/fail (see bench/).
 bench:
 	$(ENV) python3 bench/evidence.py
+
+# Tabletop 001's detection time over five drills against the local site (brought up first).
+bench-drill: site
+	$(ENV) python3 bench/drill.py --runs 5
 
 # Not part of `test`: the collection against the real BRAiN routers from a checkout outside this
 # repository (make interop BRAIN_SRC=<checkout>; tests/interop/run.sh, docs/test-harness.md).
