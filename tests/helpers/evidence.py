@@ -118,3 +118,10 @@ class MisbehavingApi:
     def close(self):
         self.server.shutdown()
         self.server.server_close()
+
+
+def pack_hash(pack):
+    """An evidence pack's content hash, recomputed independently of the code under test: SHA-256
+    of its canonical JSON without the content_hash member."""
+    body = {k: v for k, v in pack.items() if k != "content_hash"}
+    return hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()).hexdigest()
