@@ -16,7 +16,7 @@ import pytest
 from ansible_collections.brain.ops_assurance.plugins.module_utils import evidence
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from helpers.evidence import AUDIT, ansible_module, day, export, playbook, seeded_backend, verify_log
+from helpers.evidence import AUDIT, NOW, ansible_module, day, export, on_the_clock, playbook, seeded_backend, verify_log
 
 DAYS = [day(-4), day(-3), day(-2), day(-1)]  # day(-1) has no events
 
@@ -303,7 +303,7 @@ def test_cryptography_is_loaded_only_for_signatures(ev, pub, monkeypatch):
     """Without a key nothing imports cryptography (it costs every run start-up time and memory,
     forked workers included); with a key and no cryptography the error says what to install."""
     code = f"import sys, evidence; assert evidence.verify_path({str(ev)!r}).ok; print(sorted(m for m in sys.modules if m.startswith('cryptography')))"
-    r = subprocess.run([sys.executable, "-c", code], cwd=os.path.dirname(evidence.__file__), capture_output=True, text=True, check=True)
+    r = subprocess.run([sys.executable, "-c", code], cwd=os.path.dirname(evidence.__file__), env=on_the_clock(), capture_output=True, text=True, check=True)
     assert r.stdout == "[]\n"
     monkeypatch.setitem(sys.modules, "cryptography.hazmat.primitives.asymmetric.ed25519", None)
     with pytest.raises(evidence.EvidenceError, match=r"^checking signatures needs the Python package cryptography \(Debian: python3-cryptography\)$"):
@@ -322,15 +322,15 @@ def delete_days(ev, *days):
 
 
 def hours_since_end_of(d):
-    """Whole hours since the end (24:00 UTC) of day `d`, rounded down."""
-    return int((datetime.now(UTC) - datetime.combine(date.fromisoformat(d) + timedelta(days=1), time(0), UTC)).total_seconds() // 3600)
+    """Whole hours from the end (24:00 UTC) of day `d` to the tests' clock, rounded down."""
+    return int((NOW - datetime.combine(date.fromisoformat(d) + timedelta(days=1), time(0), UTC)).total_seconds() // 3600)
 
 
 @pytest.mark.parametrize("signed", [False, True], ids=["unsigned", "signed"])
 def test_deleting_the_newest_day_is_found(ev, pub, signed):
     delete_days(ev, DAYS[3])
     args = ("--public-key", pub) if signed else ()
-    age = hours_since_end_of(DAYS[2])  # 24 to 47: the day before the deleted one
+    age = hours_since_end_of(DAYS[2])  # 36: the day before the deleted one
     r = verify_log(ev, "--max-age", str(age - 1), *args)
     expected = f"FAIL {ev}/manifest-{DAYS[3]}.json: missing day {DAYS[3]}: the newest evidence is of {DAYS[2]}, but the newest day may have ended at most"
     assert r.returncode == 1 and expected in r.stdout, r.stdout
@@ -506,7 +506,8 @@ def test_a_fifo_in_place_of_evidence_is_refused_without_blocking(ev, pub, victim
     )
     path.unlink()
     os.mkfifo(path)
-    r = subprocess.run([sys.executable, str(AUDIT), "verify-log", str(ev), "--public-key", pub], capture_output=True, text=True, timeout=60, check=False)
+    cmd = [sys.executable, str(AUDIT), "verify-log", str(ev), "--public-key", pub]
+    r = subprocess.run(cmd, env=on_the_clock(), capture_output=True, text=True, timeout=60, check=False)
     no_traceback(r)
     name = path.name
     assert r.returncode == 1 and "a FIFO: refused, evidence is read from regular files only" in r.stdout and name in r.stdout, r.stdout

@@ -3,6 +3,7 @@ rejects, and no line or directory makes it raise (tests/functional/test_evidence
 brain-audit on evidence the real exporter made)."""
 
 import contextlib
+import datetime
 import hashlib
 import json
 import os
@@ -222,6 +223,7 @@ MANIFEST = {
     "last_seq": 1,
     "previous_manifest": None,
 }
+NOW = datetime.datetime(2026, 1, 3, 12, 0, tzinfo=datetime.UTC)  # the verifier's clock: noon after the newest day the names hold
 NAMES = st.sampled_from(["audit-2026-01-01.jsonl", "audit-2026-01-01.jsonl.sha256", "manifest-2026-01-01.json", "manifest-2026-01-01.json.sig"])
 NAMES |= st.sampled_from(["audit-2026-01-02.jsonl", "manifest-2026-01-02.json", "chain-anchor.json", "chain-anchor.json.sig", "manifest-2026-02-30.json"])
 NAMES |= st.binary(min_size=1, max_size=12).filter(lambda b: b"/" not in b and b"\x00" not in b and b not in (b".", b"..")).map(os.fsdecode)
@@ -248,7 +250,7 @@ def test_no_directory_makes_the_verifier_raise(files, with_until):
             else:
                 with open(path, "wb") as fh:
                     fh.write(content)
-        report = evidence.verify_path(tmp, until="2026-01-02" if with_until else None)
+        report = evidence.verify_path(tmp, until="2026-01-02" if with_until else None, now=NOW)
         json.dumps(report.as_json())
         assert all(e["problems"] for e in report.failed) and (report.ok or report.failed)
         if not any(n.startswith(("audit-2026-01-0", "manifest-2026-01-0")) for n in files):
