@@ -330,7 +330,7 @@ def hours_since_end_of(d):
 def test_deleting_the_newest_day_is_found(ev, pub, signed):
     delete_days(ev, DAYS[3])
     args = ("--public-key", pub) if signed else ()
-    age = hours_since_end_of(DAYS[2])  # 36: the day before the deleted one
+    age = hours_since_end_of(DAYS[2])  # 25: the day before the deleted one
     r = verify_log(ev, "--max-age", str(age - 1), *args)
     expected = f"FAIL {ev}/manifest-{DAYS[3]}.json: missing day {DAYS[3]}: the newest evidence is of {DAYS[2]}, but the newest day may have ended at most"
     assert r.returncode == 1 and expected in r.stdout, r.stdout
