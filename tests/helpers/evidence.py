@@ -23,7 +23,9 @@ AUDIT = ROOT / "scripts" / "brain-audit"
 # that crosses midnight UTC. 01:00, an hour before the daily export: the verifier's default
 # max-age (28 hours) still accepts evidence that ends with the day before yesterday, as the tests
 # that export only that far expect (on the real clock they failed from 04:00 UTC on).
-NOW = datetime(2025, 6, 15, 1, 0, tzinfo=UTC)
+# In November 2026, after the fixed dates other tests give (an evidence window from 2026-11-01),
+# and before the machine's own date (the reference backend seeds no history in its future).
+NOW = datetime(2026, 11, 15, 1, 0, tzinfo=UTC)
 
 
 def on_the_clock(env=None):
