@@ -84,16 +84,7 @@ def series(title, targets, description, unit="short", width=12, thresholds=None)
 
 
 def timeline(title, targets, description, mapping, thresholds, width=24):
-    panel = (
-        statetimeline.Panel()
-        .title(title)
-        .description(description)
-        .datasource(DS)
-        .height(7)
-        .span(width)
-        .mappings(texts(mapping))
-        .thresholds(thresholds)
-    )
+    panel = statetimeline.Panel().title(title).description(description).datasource(DS).height(7).span(width).mappings(texts(mapping)).thresholds(thresholds)
     for target in targets:
         panel = panel.with_target(target)
     return panel
@@ -116,15 +107,13 @@ def firing_alerts(categories):
     """Firing alerts of the categories, 0 when none fire; no data (not 0) when the pack's groups
     are not loaded, so a Prometheus without the rules never shows a calm 0."""
     groups = "|".join(f"brain-{c}" for c in ("governance", "security-slo"))
-    return (
-        f'count(ALERTS{{alertstate="firing", category=~"{categories}", {B}}})'
-        f' or on () 0 * count(prometheus_rule_group_rules{{rule_group=~".+;({groups})"}})'
-    )
+    return f'count(ALERTS{{alertstate="firing", category=~"{categories}", {B}}}) or on () 0 * count(prometheus_rule_group_rules{{rule_group=~".+;({groups})"}})'
 
 
 def build():
     override_max_age = DEFAULTS["prometheus_brain_override_max_age"]
     evidence_max_age = DEFAULTS["prometheus_brain_evidence_max_age"]
+    failure_ratio = DEFAULTS["prometheus_brain_executor_failure_ratio_15m"]
     p95, p99 = DEFAULTS["prometheus_brain_latency_p95_slo"], DEFAULTS["prometheus_brain_latency_p99_slo"]
     onoff = {0: ("off", "green"), 1: ("ACTIVE", "red")}
 
@@ -200,7 +189,7 @@ def build():
         d = d.with_panel(panel)
     d = d.with_panel(
         table.Panel()
-        .title("Firing governance and security alerts")
+        .title("Firing governance and security alerts: which")
         .description("Each firing alert of the categories governance and security, with its severity.")
         .datasource(DS)
         .height(6)
@@ -291,7 +280,7 @@ def build():
             width=8,
         )
     )
-    for objective, ratio, legend in ((0.95, "p95", "A"), (0.99, "p99", "B")):
+    for objective, ratio in ((0.95, "p95"), (0.99, "p99")):
         allowed = round(1 - objective, 2)
         d = d.with_panel(
             state(
@@ -309,7 +298,13 @@ def build():
     d = d.with_panel(
         series(
             "Executor runs per interval",
-            counters([("brain_decisions_total", "decisions"), ("brain_executor_failures_total", "failed runs"), ("brain_decisions_untraced_total", "untraced decisions")]),
+            counters(
+                [
+                    ("brain_decisions_total", "decisions"),
+                    ("brain_executor_failures_total", "failed runs"),
+                    ("brain_decisions_untraced_total", "untraced decisions"),
+                ]
+            ),
             "Decisions, failed runs and decisions without a complete trace (alerts BrainExecutorFailures, BrainTraceIncomplete).",
             width=12,
         )
@@ -324,10 +319,10 @@ def build():
                     "{{instance}}",
                 )
             ],
-            f"Failed runs / decisions (alert BrainExecutorFailureRatio above {DEFAULTS['prometheus_brain_executor_failure_ratio_15m']}). No data without decisions.",
+            f"Failed runs / decisions (alert BrainExecutorFailureRatio above {failure_ratio}). No data without decisions.",
             unit="percentunit",
             width=6,
-            thresholds=steps((None, "green"), (DEFAULTS["prometheus_brain_executor_failure_ratio_15m"], "red")),
+            thresholds=steps((None, "green"), (failure_ratio, "red")),
         )
     )
     d = d.with_panel(

@@ -3,9 +3,9 @@ tests that parse them (tests/unit/test_dashboard.py) and run them against Promet
 
 import re
 
-# Grafana's built-in interval variables, as a test fixes them: a rate window of a few scrapes and
-# a range that covers all the data a test Prometheus holds.
-BUILTINS = {"__rate_interval": "1m", "__interval": "30s", "__range": "1h"}
+# Grafana's built-in interval variables, as a test fixes them: about the rate window Grafana picks
+# for a day's range, and a range that covers all the data a test Prometheus holds.
+BUILTINS = {"__rate_interval": "5m", "__interval": "1m", "__range": "1h"}
 
 
 def panels(dashboard):

@@ -110,6 +110,6 @@ def test_the_linter_would_catch_an_invented_name(recorded):
 
 
 def test_an_unknown_variable_is_an_error_not_left_in_the_query():
-    assert substitute("up{instance=~\"$backend\"}[$__range]", {"backend": "a:1", "__range": "1h"}) == 'up{instance=~"a:1"}[1h]'
+    assert substitute('up{instance=~"$backend"}[$__range]', {"backend": "a:1", "__range": "1h"}) == 'up{instance=~"a:1"}[1h]'
     with pytest.raises(KeyError, match=r"\$site"):
-        substitute("up{site=~\"${site}\"}", {})
+        substitute('up{site=~"${site}"}', {})
