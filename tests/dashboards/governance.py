@@ -53,13 +53,13 @@ def texts(mapping):
     return [gm.ValueMap(options={str(k): gm.ValueMappingResult(text=t, color=c, index=i) for i, (k, (t, c)) in enumerate(mapping.items())})]
 
 
-def state(title, expr, description, mapping=None, thresholds=None, unit=None, no_value=None, width=4):
+def state(title, expr, description, mapping=None, thresholds=None, unit=None, no_value=None, width=4, legend="{{instance}}"):
     panel = (
         stat.Panel()
         .title(title)
         .description(description)
         .datasource(DS)
-        .with_target(query(expr))
+        .with_target(query(expr, legend))
         .height(4)
         .span(width)
         .color_mode(gc.BigValueColorMode.BACKGROUND)
@@ -184,6 +184,7 @@ def build():
             "Alerts of the categories governance and security firing now. No data means the rule pack is not loaded.",
             thresholds=steps((None, "green"), (1, "red")),
             no_value="no data: the rule pack's governance groups are not loaded",
+            legend="firing",
         ),
     ):
         d = d.with_panel(panel)
@@ -377,6 +378,7 @@ def build():
             thresholds=steps((None, "red"), (1, "green")),
             no_value="no data: no target carries a dialect (is the prometheus role's config loaded?)",
             width=8,
+            legend="{{job}} {{instance}}",
         ).text_mode(gc.BigValueTextMode.VALUE_AND_NAME)
     )
     d = d.with_panel(
@@ -386,6 +388,7 @@ def build():
             "Series a target's dialect always exports but that it does not (alert BrainContractMissing): alerts reading them are blind.",
             thresholds=steps((None, "green"), (1, "red")),
             width=8,
+            legend="{{job}} {{instance}}",
         ).text_mode(gc.BigValueTextMode.VALUE_AND_NAME)
     )
     d = d.with_panel(
@@ -397,6 +400,7 @@ def build():
             thresholds=steps((None, "green")),
             no_value="NOT FIRING: rule evaluation is broken",
             width=8,
+            legend="Watchdog",
         )
     )
     d = d.with_panel(
