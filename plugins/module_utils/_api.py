@@ -38,7 +38,7 @@ API_ARGUMENT_SPEC = {
     # OAuth2 client credentials instead of api_token: a fresh token from the backend's token endpoint per run.
     "client_id": {"type": "str", "fallback": (env_fallback, ["BRAIN_CLIENT_ID"])},
     "client_secret": {"type": "str", "no_log": True, "fallback": (env_fallback, ["BRAIN_CLIENT_SECRET"])},
-    "token_url": {"type": "str", "fallback": (env_fallback, ["BRAIN_TOKEN_URL"])},
+    "token_url": {"type": "str", "no_log": False, "fallback": (env_fallback, ["BRAIN_TOKEN_URL"])},  # a URL, not a secret
     "validate_certs": {"type": "bool", "default": True},
     "ca_path": {"type": "path"},
     "client_cert": {"type": "path"},
