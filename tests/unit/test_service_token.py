@@ -151,7 +151,7 @@ def test_the_exchanged_token_is_used_and_fresh_for_every_run(tmp_path):
     """A token endpoint that gives no expiry: the token is used at once and never kept."""
     with BrainSafeMode(ISSUED) as api:
         api.routes[("POST", TOKEN_PATH)] = [(200, {"access_token": ISSUED, "token_type": "Bearer"}, {})]
-        for _ in range(2):
+        for _run in range(2):
             r, _out = module_run(tmp_path, api.url)
             assert not r.get("failed"), r["msg"]
             assert r["safe_mode"]["enabled"] is False
