@@ -69,7 +69,7 @@ def test_client_credentials_go_to_the_env_file_and_the_token_url_to_the_unit(tmp
         evidence_export_token_url="https://idp.example.org/token",
     )
     assert unit is not None, out
-    assert "--api-url http://backend:8000 \\" in unit and "--token-url https://idp.example.org/token \\" in unit
+    assert "--api-url http://backend:8000 \\" in unit and "--service-token-url https://idp.example.org/token \\" in unit
     assert "EnvironmentFile=/etc/brain-evidence-export/env" in unit and "ProtectHome=true" in unit
     assert "role-secret-0123" not in unit + out
 

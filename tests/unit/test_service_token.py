@@ -240,7 +240,7 @@ def test_the_exporter_says_a_403_after_a_real_exchange_is_a_missing_role(brain, 
     """The real endpoint issues the token; the export route answers as real BRAiN's admin routes answer a token without roles."""
     denied = (403, {"detail": "Insufficient permissions. Required role: one of admin, SYSTEM_ADMIN"}, {})
     with StubApi({("POST", EXPORT_PATH): [denied]}) as api:
-        code, err = finished(export_with(tmp_path, api.url, "--token-url", brain.url(TOKEN_PATH), secret=CLIENT_SECRET), CLIENT_SECRET)
+        code, err = finished(export_with(tmp_path, api.url, "--service-token-url", brain.url(TOKEN_PATH), secret=CLIENT_SECRET), CLIENT_SECRET)
     assert code == 5, err
     assert (
         "error: the API refused the request: HTTP 403: Insufficient permissions. Required role: one of admin, SYSTEM_ADMIN; "
