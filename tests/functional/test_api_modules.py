@@ -16,6 +16,7 @@ from ansible_collections.brain.ops_assurance.plugins.modules.evidence_pack impor
 from helpers.backend import ADMIN, READER, Backend, free_port
 from helpers.evidence import day, export, on_the_clock, seeded_backend
 from helpers.fault_proxy import FaultProxy
+from helpers.processes import command_lines
 from helpers.stub_api import BrainEvidence, BrainSafeMode, StubApi
 
 TARGETS = Path(__file__).resolve().parents[1] / "integration" / "targets"
@@ -407,17 +408,6 @@ def ad_hoc(env, url, token):
     ]
     env = {**os.environ, **env, "ANSIBLE_NOCOLOR": "1", "BRAIN_API_URL": url, "BRAIN_API_TOKEN": token}
     return subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-
-
-def command_lines():
-    lines = []
-    for pid in os.listdir("/proc"):
-        try:
-            with open(f"/proc/{pid}/cmdline", "rb") as fh:
-                lines.append(fh.read().replace(b"\0", b" ").decode("utf-8", "replace"))
-        except OSError:
-            continue
-    return lines
 
 
 def test_the_environment_fallback_keeps_the_token_out_of_ps_output_and_errors(shared_backend):

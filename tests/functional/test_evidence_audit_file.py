@@ -14,13 +14,13 @@ from datetime import UTC, datetime
 
 import pytest
 from helpers.backend import BrainMain
-from helpers.evidence import EXPORT, day, evidence_files, snapshot, verify_log
+from helpers.evidence import EXPORT, day, evidence_files, on_the_clock, snapshot, verify_log
 
 
 def export_file(audit_file, directory, *args):
     environ = {k: v for k, v in os.environ.items() if not k.startswith("BRAIN_")}
     cmd = [sys.executable, str(EXPORT), "--audit-file", str(audit_file), "--dir", str(directory), *args]
-    return subprocess.run(cmd, env=environ, capture_output=True, text=True, timeout=120, check=False)
+    return subprocess.run(cmd, env=on_the_clock(environ), capture_output=True, text=True, timeout=120, check=False)
 
 
 def one_line_error(result, code, text):
@@ -33,7 +33,7 @@ def one_line_error(result, code, text):
 def brain(tmp_path_factory):
     """brain-main with three past days of audit entries in the real format, plus today's from API calls."""
     end = f"{day(0)}T00:00:00Z"
-    b = BrainMain(tmp_path_factory.mktemp("brain"), "--seed-events", "120", "--seed-days", "3", "--seed-end", end, "--seed", "7")
+    b = BrainMain(tmp_path_factory.mktemp("brain"), "--seed-events", "120", "--seed-days", "3", "--seed-end", end, "--seed", "7", env=on_the_clock({}))
     b.ok("POST", "/api/sovereign-mode/mode", {"target_mode": "offline", "reason": "audit-file test", "force": True})
     b.ok("POST", "/api/safe-mode/enable", {"reason": "audit-file test"})
     yield b

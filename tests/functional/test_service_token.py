@@ -13,6 +13,7 @@ import time
 import pytest
 from helpers.backend import CLIENT_ID, CLIENT_SECRET, BrainMain
 from helpers.evidence import EXPORT, day, evidence_files
+from helpers.processes import command_lines
 from helpers.stub_api import BrainSafeMode, StubApi
 
 SECRET = "stub-client-secret-0123456789"
@@ -295,14 +296,3 @@ def test_the_exporter_refuses_a_token_and_client_credentials_together(tmp_path):
     cmd = [sys.executable, str(EXPORT), "--api-url", "http://127.0.0.1:1", "--dir", str(tmp_path / "evidence"), "--env-file", str(env_file)]
     r = subprocess.run(cmd, env={k: v for k, v in os.environ.items() if not k.startswith("BRAIN_")}, capture_output=True, text=True, timeout=60, check=False)
     assert r.returncode == 3 and "both BRAIN_API_TOKEN and BRAIN_CLIENT_ID are set" in r.stderr, r.stderr
-
-
-def command_lines():
-    lines = []
-    for pid in os.listdir("/proc"):
-        try:
-            with open(f"/proc/{pid}/cmdline", "rb") as fh:
-                lines.append(fh.read().replace(b"\0", b" ").decode("utf-8", "replace"))
-        except OSError:
-            continue
-    return lines
