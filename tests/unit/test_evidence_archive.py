@@ -408,3 +408,20 @@ def test_a_missing_public_key_is_a_configuration_error_and_publishes_nothing(sit
     r = site.run()
     assert r.returncode == 3, r.stderr
     assert evidence_files(site.archive) == []
+
+
+def test_an_interrupted_publish_is_completed_but_a_differing_file_is_never_replaced(clean, tmp_path):
+    site = Site(clean, tmp_path, days=DAYS[:1])
+    assert site.run().returncode == 0
+    site.add_day(DAYS[1])
+    # A publish cut after the data file: the same bytes are kept and the day is completed.
+    shutil.copy(site.origin / f"audit-{DAYS[1]}.jsonl", site.archive / f"audit-{DAYS[1]}.jsonl")
+    assert site.run().returncode == 0
+    assert evidence_files(site.archive) == all_names(DAYS[:2])
+    # Other bytes under a name the archive is about to publish: never replaced.
+    site.add_day(DAYS[2])
+    (site.archive / f"audit-{DAYS[2]}.jsonl.sha256").write_text("not this\n")
+    r = site.run()
+    one_line_error(r, 8, f"audit-{DAYS[2]}.jsonl.sha256 exists with other content; the archive is never overwritten")
+    assert (site.archive / f"audit-{DAYS[2]}.jsonl.sha256").read_text() == "not this\n"
+    assert not (site.archive / f"manifest-{DAYS[2]}.json").exists()
