@@ -67,11 +67,11 @@ def clean(tmp_path_factory):
 class Site:
     """An origin (evidence directory), an archive and a config that pulls one from the other."""
 
-    def __init__(self, clean, tmp_path, days=DAYS, shell=SSHD):
+    def __init__(self, clean, tmp_path, days=None, shell=SSHD):
         self.clean, self.tmp = clean, tmp_path
         self.origin = tmp_path / "origin"
         self.origin.mkdir()
-        for d in days:
+        for d in DAYS if days is None else days:
             self.add_day(d)
         (self.origin / ".lock").write_text("")  # the exporter's own files are not pulled
         self.base = tmp_path / "archive"
