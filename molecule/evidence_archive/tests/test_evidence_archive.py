@@ -138,7 +138,8 @@ def test_check_timers_checks_the_archive_timer_too(host):
     host.check_output(f"systemctl disable --now {TIMER}")
     try:
         r = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env=env, check=False)
-        assert r.returncode != 0 and "evidence archive timer: the timer is not enabled (UnitFileState=disabled)" in r.stdout, r.stdout
+        out = r.stdout + r.stderr  # a failed assert's message is on stderr
+        assert r.returncode != 0 and "evidence archive timer: the timer is not enabled (UnitFileState=disabled)" in out, out
     finally:
         host.check_output(f"systemctl enable --now {TIMER}")
 
