@@ -6,7 +6,7 @@ SHELL := /bin/bash
 export BRAIN_OA_WORK ?= /var/tmp/brain-ops-assurance
 ENV := . $(CURDIR)/tests/harness/env.sh &&
 # `site` last: it replaces the main job's hosts (same names as the example inventory) and removes them.
-SCENARIOS := reference_backend evidence prometheus site
+SCENARIOS := reference_backend evidence prometheus evidence_archive site
 
 .PHONY: test site bootstrap lint build sanity unit functional molecule bench bench-drill interop
 # `test`'s prerequisites run in their order, also under `make -j`.

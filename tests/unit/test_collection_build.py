@@ -49,7 +49,8 @@ def test_each_leg_has_the_same_reasoned_ignore_file_and_no_other_version_has_one
     assert len(set(files.values())) == 1
     entries = next(iter(files.values())).splitlines()
     assert all(re.fullmatch(r"\S+ [\w-]+ # .{20,}", e) for e in entries), entries
-    assert [e.split()[:2] for e in entries] == [["scripts/brain-audit", "shebang"], ["scripts/brain-evidence-export", "shebang"]]
+    scripts = ["scripts/brain-audit", "scripts/brain-evidence-archive", "scripts/brain-evidence-export"]
+    assert [e.split()[:2] for e in entries] == [[s, "shebang"] for s in scripts]
 
 
 def test_readme_version_table_is_what_ran():
@@ -104,7 +105,8 @@ def test_the_release_lists_every_role_module_and_filter_at_its_version_added():
         listed |= {("role", r["name"], version) for r in release.get("objects", {}).get("role", [])}
         listed |= {("module", m["name"], version) for m in release.get("modules", [])}
         listed |= {("filter", f["name"], version) for f in release.get("plugins", {}).get("filter", [])}
-    expected = {("role", r, str(role_spec(r)["version_added"])) for r in ROLES}
+    # What is added after the last release is listed when that release is made (antsibull-changelog).
+    expected = {("role", r, str(role_spec(r)["version_added"])) for r in ROLES if str(role_spec(r)["version_added"]) in releases}
     for kind, folder in (("module", "modules"), ("filter", "filter")):
         for path in (ROOT / "plugins" / folder).glob("[!_]*.py"):
             added = re.search(r"^version_added: (\S+)", path.read_text(), re.M)[1]
