@@ -155,3 +155,15 @@ def test_shipped_markdown_links_resolve_inside_the_tarball(tarball):
             if path not in present:
                 dead.append(f"{name} -> {target}")
     assert docs and dead == []
+
+
+def test_shipped_text_cites_no_design_document_or_issue(tarball):
+    """What users get says things in its own words: the design documents and issues it grew from
+    are not part of it, so a reference to them is one a reader cannot follow."""
+    cited = []
+    with tarfile.open(tarball) as tar:
+        for member in tar.getmembers():
+            if member.isfile():
+                text = tar.extractfile(member).read().decode(errors="replace")
+                cited += [f"{member.name}: {m[0]}" for m in re.finditer(r"\bseeds? \d\d\b|shared/seeds|\bissue #?\d+", text, re.I)]
+    assert cited == []
