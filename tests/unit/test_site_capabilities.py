@@ -112,9 +112,9 @@ def test_a_refused_token_is_not_mistaken_for_a_missing_route(backend, tmp_path):
     ("routers", "available"),
     [
         # backend/main.py as shipped mounts the sovereign-mode router (evidence packs) and auth only
-        ("shipped", {"evidence_packs": "brain-main", "service_tokens": "brain-main"}),
+        ("shipped", {"evidence_packs": "brain_main", "service_tokens": "brain_main"}),
         # with the Sprint 7 monitoring and safe-mode routers mounted
-        ("sprint7", {"operations_metrics": "brain-main", "safe_mode": "brain-main", "evidence_packs": "brain-main", "service_tokens": "brain-main"}),
+        ("sprint7", {"operations_metrics": "brain_main", "safe_mode": "brain_main", "evidence_packs": "brain_main", "service_tokens": "brain_main"}),
     ],
 )
 def test_real_brain_main_is_told_apart_and_refused_for_what_it_lacks(tmp_path, routers, available):
