@@ -61,7 +61,7 @@ options:
         dialect cannot be told fails the task before any export; set the dialect then. Whatever the dialect, success
         means the pack's hash matched that dialect's rule and the backend verified it.
       - V(brain) is the name of release 0.1.0 for V(brain_main); deprecated, removed in 2.0.0.
-      - Before 0.2.0 the default was V(contract). V(auto) finds the same dialect on a backend that follows the contract,
+      - The default of release 0.1.0 was V(contract). V(auto) finds the same dialect on a backend that follows the contract,
         whose C(405) answer has the contract's error body with C(error) and C(status).
     type: str
     choices: [auto, contract, brain_main, brain]
