@@ -63,7 +63,7 @@ import re
 
 from ansible.errors import AnsibleFilterError
 from ansible.utils.display import Display
-from ansible_collections.brain.ops_assurance.plugins.module_utils._capabilities import DEPRECATED_DIALECTS, DEPRECATION_VERSION, deprecated_dialect
+from ansible_collections.brain.ops_assurance.plugins.module_utils._capabilities import DEPRECATED_DIALECTS, deprecated_dialect
 
 OVERRIDABLE = {"for", "expr", "labels", "annotations", "keep_firing_for", "runbook"}
 
@@ -183,7 +183,7 @@ def _current_name(dialects, name):
     """A name released in 0.1.0 (seed, upstream_main) as its current one, with a deprecation warning; a user's own
     dialect of that name in prometheus_brain_dialects stays as it is."""
     if name in DEPRECATED_DIALECTS and name not in dialects and DEPRECATED_DIALECTS[name] in dialects:
-        Display().deprecated(deprecated_dialect(name), version=DEPRECATION_VERSION, collection_name="brain.ops_assurance")
+        Display().deprecated(deprecated_dialect(name), version="2.0.0", collection_name="brain.ops_assurance")
         return DEPRECATED_DIALECTS[name]
     return name
 

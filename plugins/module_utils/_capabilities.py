@@ -19,9 +19,9 @@ from ansible_collections.brain.ops_assurance.plugins.module_utils._safe_mode imp
 from ansible_collections.brain.ops_assurance.plugins.module_utils._safe_mode import UnknownAnswer, normalise
 
 DIALECTS = ("contract", "brain_main", "governance_branch")
-# Names released in 0.1.0 that still work, with a deprecation warning, until 2.0.0.
+# Names released in 0.1.0 that still work, with a deprecation warning, until 2.0.0 (the version is written out in
+# each deprecate call, where ansible-test's pylint checks it).
 DEPRECATED_DIALECTS = {"seed": "contract", "upstream_main": "brain_main", "brain": "brain_main"}
-DEPRECATION_VERSION = "2.0.0"
 
 
 def deprecated_dialect(name):

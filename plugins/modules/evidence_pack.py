@@ -168,7 +168,6 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.brain.ops_assurance.plugins.module_utils._api import BrainApi, BrainApiError, argument_spec
 from ansible_collections.brain.ops_assurance.plugins.module_utils._capabilities import (
     DEPRECATED_DIALECTS,
-    DEPRECATION_VERSION,
     api_fetch,
     deprecated_dialect,
     probe_evidence_packs,
@@ -324,7 +323,7 @@ def main():
     api = BrainApi(module)
     dialect = p["dialect"]
     if dialect in DEPRECATED_DIALECTS:
-        module.deprecate(deprecated_dialect(dialect), version=DEPRECATION_VERSION, collection_name="brain.ops_assurance")
+        module.deprecate(deprecated_dialect(dialect), version="2.0.0", collection_name="brain.ops_assurance")
         dialect = DEPRECATED_DIALECTS[dialect]
     if dialect == "auto":
         found = probe_evidence_packs(api_fetch(api))
