@@ -62,6 +62,8 @@ import math
 import re
 
 from ansible.errors import AnsibleFilterError
+from ansible.utils.display import Display
+from ansible_collections.brain.ops_assurance.plugins.module_utils._capabilities import DEPRECATED_DIALECTS, deprecated_dialect
 
 OVERRIDABLE = {"for", "expr", "labels", "annotations", "keep_firing_for", "runbook"}
 
@@ -177,6 +179,15 @@ def contract_rules(dialects, grouping, tolerance):
     return [{"name": "brain-contract", "rules": rules}]
 
 
+def _current_name(dialects, name):
+    """A name released in 0.1.0 (seed, upstream_main) as its current one, with a deprecation warning; a user's own
+    dialect of that name in prometheus_brain_dialects stays as it is."""
+    if name in DEPRECATED_DIALECTS and name not in dialects and DEPRECATED_DIALECTS[name] in dialects:
+        Display().deprecated(deprecated_dialect(name), version="2.0.0", collection_name="brain.ops_assurance")
+        return DEPRECATED_DIALECTS[name]
+    return name
+
+
 def dialect_scrape_configs(dialects, targets, dialect, target_dialects=None, jobs=None):
     """Scrape configs for `targets`, each in its dialect (`target_dialects[target]`, else `dialect`).
 
@@ -187,7 +198,8 @@ def dialect_scrape_configs(dialects, targets, dialect, target_dialects=None, job
     `jobs` holds extra settings per job name (scheme, interval, auth).
     """
     _check_dialects(dialects)
-    target_dialects = dict(target_dialects or {})
+    dialect = _current_name(dialects, dialect)
+    target_dialects = {target: _current_name(dialects, name) for target, name in dict(target_dialects or {}).items()}
     jobs = dict(jobs or {})
     unknown = sorted({dialect, *target_dialects.values()} - set(dialects))
     if unknown:

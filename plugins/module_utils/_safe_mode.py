@@ -5,15 +5,15 @@
 Safe mode as the backends describe it, read into one shape. Two dialects are known:
 - `contract`: the governance API contract: `{enabled, reason, changed_at, changed_by, source}`; the
   enable and disable answers add `changed`.
-- `brain`: BRAiN's own safe-mode router: `{success, safe_mode_enabled, enabled_at, enabled_reason,
+- `brain_main`: BRAiN's own safe-mode router (real main): `{success, safe_mode_enabled, enabled_at, enabled_reason,
   enabled_by, ...}`; the enable answer adds `was_enabled`, the disable answer `was_disabled`. It
   clears reason and actor on disable.
 Anything else is not understood, and the modules fail rather than guess.
 """
 
 STATUS = "/api/safe-mode/status"
-STATE_KEYS = {"contract": "enabled", "brain": "safe_mode_enabled"}
-CHANGED_KEYS = {"contract": {"enable": "changed", "disable": "changed"}, "brain": {"enable": "was_enabled", "disable": "was_disabled"}}
+STATE_KEYS = {"contract": "enabled", "brain_main": "safe_mode_enabled"}
+CHANGED_KEYS = {"contract": {"enable": "changed", "disable": "changed"}, "brain_main": {"enable": "was_enabled", "disable": "was_disabled"}}
 
 
 class UnknownAnswer(Exception):
@@ -66,7 +66,7 @@ def changed_flag(body, dialect, action, what):
 
 def predict(dialect, enabled, reason):
     """The state a change should leave; who and when are the backend's to say, so null."""
-    if dialect == "brain" and not enabled:
+    if dialect == "brain_main" and not enabled:
         return {"enabled": False, "reason": None, "changed_at": None, "changed_by": None, "source": None}
     return {"enabled": enabled, "reason": reason, "changed_at": None, "changed_by": None, "source": "api"}
 

@@ -8,7 +8,7 @@ version_added: 0.1.0
 description:
   - Probes the backend's governance API and reports, for each capability this collection relies on, whether the backend
     provides it, in which dialect (the contract of this collection, real BRAiN as released, or the governance branch),
-    and which features of the collection it makes possible.
+    and which features and alerts of the collection it makes possible.
   - Never stays silent about a gap. A capability that answers but does not serve what its dialect needs (a renamed
     metric, a version skew) is reported as missing, with what it lacks. A capability named in O(required) that is
     missing fails the task, unless O(accept_missing) names it too; an accepted gap is still reported as a warning.
@@ -79,10 +79,12 @@ capabilities:
       sample: false
     dialect:
       description:
-        - V(contract) (this collection's contract), V(brain-main) (real BRAiN as released), V(governance-branch)
+        - V(contract) (this collection's contract), V(brain_main) (real BRAiN as released), V(governance_branch)
           (the metric names of BRAiN's unmerged governance branch), or null when unavailable or unknown.
+        - The same names as the prometheus role's metric dialects and the C(dialect) option
+          of M(brain.ops_assurance.evidence_pack). Release 0.1.0 returned V(brain-main) and V(governance-branch).
       type: str
-      sample: brain-main
+      sample: brain_main
     endpoint:
       description: The path probed.
       type: str
@@ -104,18 +106,41 @@ capabilities:
       description: What in this collection needs the capability.
       type: list
       elements: str
+    alerts:
+      description:
+        - The alerts of the prometheus role's rule pack that this capability makes possible on this backend, in its
+          dialect; empty when the capability is missing, or when no alert reads it (safe mode's state reaches
+          Prometheus through the operations metrics, C(brain_safe_mode_enabled)).
+        - V(governance_metrics) and V(operations_metrics) list the alerts whose series that scrape job carries in the
+          dialect found, after the role's renames (an alert that reads either of two series counts when one is there).
+          V(audit_export) lists the evidence export's alerts, which need the daily export it makes possible.
+        - An alert listed nowhere for a backend can never fire for it. The alerts on scraping itself
+          (C(BrainTargetDown), C(BrainScrapeFailing), C(BrainContractMissing)) work for every backend and are not listed.
+      type: list
+      elements: str
+      sample: [GovernanceOverrideActive, GovernanceBundleQuarantined, GovernanceModeQuarantine, BrainModeFlapping]
   sample:
-    safe_mode: {available: true, dialect: brain-main, endpoint: /api/safe-mode/status, status: 200,
-                detail: safe mode is off, missing_series: [], enables: [safe_mode and safe_mode_info modules]}
+    safe_mode: {available: true, dialect: brain_main, endpoint: /api/safe-mode/status, status: 200,
+                detail: safe mode is off, missing_series: [], enables: [safe_mode and safe_mode_info modules], alerts: []}
+dialect:
+  description:
+    - The dialect to scrape this backend's metrics in, a key of the prometheus role's C(prometheus_brain_dialects),
+      is the dialect of its metrics capabilities; for a backend without metrics, the one dialect its other capabilities
+      speak. Null when they speak several or none is available; the last line of RV(report) says which.
+    - The C(site) playbook scrapes each backend in this dialect unless told otherwise.
+  returned: always
+  type: str
+  sample: brain_main
 report:
   description: The same as a table for people, one line per capability; printed by the site playbook.
   returned: always
   type: list
   elements: str
   sample:
-    - "governance_metrics  available  contract: 11 metric families"
+    - "governance_metrics  available  contract: 11 metric families; alerts: GovernanceOverrideActive, ..."
     - "safe_mode           MISSING    not served (HTTP 404): the backend does not mount /api/safe-mode/status
       -> without: safe_mode and safe_mode_info modules, safe_mode playbook, the drill's freeze"
+    - "dialect             contract  (from its metrics)"
 missing:
   description: The capabilities that are not available, required or not.
   returned: always
@@ -124,222 +149,21 @@ missing:
   sample: [safe_mode, audit_export]
 """
 
-import json
-import re
-
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.brain.ops_assurance.plugins.module_utils._api import BrainApi, BrainApiError, argument_spec
-
-# Which series tell each metrics dialect apart: a subset that each dialect always exposes (its HELP/TYPE lines count,
-# since a labelled counter has no sample before its first increment). Order matters: the first complete match wins.
-METRIC_DIALECTS = {
-    "governance_metrics": (
-        "/api/sovereign-mode/metrics",
-        {
-            "contract": (
-                "sovereign_override_active",
-                "sovereign_override_activated_timestamp_seconds",
-                "sovereign_bundles_quarantined",
-                "sovereign_axe_trust_violations_total",
-                "sovereign_preflight_failures_total",
-            ),
-            "governance-branch": (
-                "sovereign_override_active",
-                "sovereign_override_usage_total",
-                "sovereign_preflight_failure_total",
-                "sovereign_bundle_quarantine_total",
-                "axe_trust_violation_total",
-            ),
-        },
-    ),
-    "operations_metrics": (
-        "/metrics",
-        {
-            "contract": (
-                "brain_mode_current",
-                "brain_override_active",
-                "brain_quarantine_total",
-                "brain_executor_failures_total",
-                "brain_authn_failures_total",
-                "brain_decisions_total",
-                "brain_request_duration_seconds",
-            ),
-            "brain-main": (
-                "brain_info",
-                "brain_mode_current",
-                "brain_mode_switch_total",
-                "brain_override_active",
-                "brain_quarantine_total",
-                "brain_executor_failures_total",
-                "brain_last_success_timestamp",
-            ),
-        },
-    ),
-}
-
-ENABLES = {
-    "governance_metrics": ["governance alerts (override, quarantine, AXE trust, preflight)", "Tabletop 001 detection"],
-    "operations_metrics": ["mode, executor, safe mode, security and latency alerts"],
-    "safe_mode": ["safe_mode and safe_mode_info modules", "safe_mode playbook", "the drill's freeze"],
-    "audit_export": ["daily evidence export (evidence_export role)"],
-    "evidence_packs": ["evidence_pack module and playbook"],
-    "service_tokens": ["OAuth2 client credentials instead of a static token"],
-}
-CAPABILITIES = list(ENABLES)
-
-# Bounds on what a probe reads: a metrics page of a governance backend is a few KiB.
-MAX_BODY = 4 * 1024 * 1024
-_NAME = re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:]*")
-_HISTOGRAM_SUFFIXES = ("_bucket", "_sum", "_count", "_created")
+from ansible_collections.brain.ops_assurance.plugins.module_utils._api import BrainApi, argument_spec
+from ansible_collections.brain.ops_assurance.plugins.module_utils._capabilities import CAPABILITIES, ENABLES, api_fetch, backend_dialect, probe_all
 
 
-def metric_families(text):
-    """The metric names a Prometheus text page declares (TYPE/HELP) or samples; histogram series under their family."""
-    names = set()
-    for line in text.splitlines():
-        if line.startswith("#"):
-            parts = line.split(None, 3)
-            if len(parts) >= 3 and parts[1] in ("TYPE", "HELP") and _NAME.fullmatch(parts[2]):
-                names.add(parts[2])
-            continue
-        match = _NAME.match(line)
-        if match:
-            name = match.group(0)
-            names.add(name)
-            for suffix in _HISTOGRAM_SUFFIXES:
-                if name.endswith(suffix):
-                    names.add(name[: -len(suffix)])
-    return names
-
-
-def unavailable(endpoint, status, detail):
-    return {"available": False, "dialect": None, "endpoint": endpoint, "status": status, "detail": detail, "missing_series": []}
-
-
-def refusal(endpoint, status):
-    """Why a probe's non-2xx answer means the capability cannot be used."""
-    if status is None:
-        return "no response"
-    if status == 404:
-        return f"not served (HTTP 404): the backend does not mount {endpoint}"
-    if status in (401, 403):
-        return f"the token was refused (HTTP {status}), so whether the backend provides it is unknown"
-    return f"unexpected answer (HTTP {status})"
-
-
-def classify_metrics(capability, status, body):
-    """Which dialect a metrics page speaks, or why it is not usable."""
-    endpoint, dialects = METRIC_DIALECTS[capability]
-    if status != 200:
-        return unavailable(endpoint, status, refusal(endpoint, status))
-    families = metric_families(body)
-    best, best_missing = None, None
-    for dialect, signature in dialects.items():
-        missing = [name for name in signature if name not in families]
-        if not missing:
-            return {
-                "available": True,
-                "dialect": dialect,
-                "endpoint": endpoint,
-                "status": status,
-                "detail": f"{len(families)} metric families",
-                "missing_series": [],
-            }
-        if best_missing is None or len(missing) < len(best_missing):
-            best, best_missing = dialect, missing
-    if len(best_missing) == len(dialects[best]):
-        result = unavailable(endpoint, status, "answers, but serves none of the series of any known dialect")
-        result["missing_series"] = best_missing
-        return result
-    result = unavailable(endpoint, status, f"serves only part of the {best} dialect; missing: {', '.join(best_missing)}")
-    result["missing_series"] = best_missing
-    return result
-
-
-def classify_safe_mode(status, body):
-    endpoint = "/api/safe-mode/status"
-    if status != 200:
-        return unavailable(endpoint, status, refusal(endpoint, status))
-    try:
-        state = json.loads(body)
-    except ValueError:
-        return unavailable(endpoint, status, "the answer is not JSON")
-    if isinstance(state, dict):
-        for dialect, key in (("contract", "enabled"), ("brain-main", "safe_mode_enabled")):
-            if isinstance(state.get(key), bool):
-                return {
-                    "available": True,
-                    "dialect": dialect,
-                    "endpoint": endpoint,
-                    "status": status,
-                    "detail": f"safe mode is {'on' if state[key] else 'off'}",
-                    "missing_series": [],
-                }
-    return unavailable(endpoint, status, "the answer has no boolean enabled or safe_mode_enabled: an unknown dialect")
-
-
-def classify_route(endpoint, status, dialect):
-    """A POST-only route probed with GET: 405 says it is mounted, without acting."""
-    if status == 405:
-        return {"available": True, "dialect": dialect, "endpoint": endpoint, "status": status, "detail": "mounted", "missing_series": []}
-    if status == 200:
-        return unavailable(endpoint, status, "answers GET, which the route should refuse: not the expected API")
-    return unavailable(endpoint, status, refusal(endpoint, status))
-
-
-def evidence_pack_dialect(openapi, refusal_body):
-    """The evidence pack request dialect: from the FastAPI schema when the backend publishes one, else from the
-    shape of its 405 answer (FastAPI's {"detail": ...} is real BRAiN's; {"error": ...} is the contract's)."""
-    if isinstance(openapi, dict):
-        text = json.dumps(openapi.get("components", {}))
-        if "from_timestamp" in text:
-            return "brain-main"
-        if "start_time" in text:
-            return "contract"
-    try:
-        body = json.loads(refusal_body)
-    except ValueError:
-        return None
-    if isinstance(body, dict) and "detail" in body:
-        return "brain-main"
-    if isinstance(body, dict) and "error" in body:
-        return "contract"
-    return None
-
-
-def probe_all(fetch):
-    """Every capability, from `fetch(path) -> (status, text)`; status None when no response came back."""
-    results = {}
-    for capability, (endpoint, _dialects) in METRIC_DIALECTS.items():
-        results[capability] = classify_metrics(capability, *fetch(endpoint))
-    results["safe_mode"] = classify_safe_mode(*fetch("/api/safe-mode/status"))
-    results["audit_export"] = classify_route("/api/sovereign-mode/audit/export", fetch("/api/sovereign-mode/audit/export")[0], "contract")
-    pack_status, refusal_body = fetch("/api/sovereign-mode/evidence/export")
-    dialect = None
-    if pack_status == 405:
-        status, text = fetch("/openapi.json")
-        try:
-            openapi = json.loads(text) if status == 200 else None
-        except ValueError:
-            openapi = None
-        dialect = evidence_pack_dialect(openapi, refusal_body)
-    results["evidence_packs"] = classify_route("/api/sovereign-mode/evidence/export", pack_status, dialect)
-    if results["evidence_packs"]["available"] and dialect is None:
-        results["evidence_packs"].update(available=False, detail="mounted, but its request dialect is unknown")
-    results["service_tokens"] = classify_route("/api/auth/service-token", fetch("/api/auth/service-token")[0], "brain-main")
-    for capability, result in results.items():
-        result["enables"] = ENABLES[capability]
-    return results
-
-
-def report(capabilities):
+def report(capabilities, dialect, why):
     width = max(len(name) for name in capabilities)
     lines = []
     for name, c in capabilities.items():
         if c["available"]:
-            lines.append(f"{name:<{width}}  available  {c['dialect']}: {c['detail']}")
+            alerts = f"; alerts: {', '.join(c['alerts'])}" if c["alerts"] else ""
+            lines.append(f"{name:<{width}}  available  {c['dialect']}: {c['detail']}{alerts}")
         else:
             lines.append(f"{name:<{width}}  MISSING    {c['detail']} -> without: {', '.join(c['enables'])}")
+    lines.append(f"{'dialect':<{width}}  {dialect or 'UNKNOWN'}  ({why})")
     return lines
 
 
@@ -351,15 +175,8 @@ def main():
         ),
         supports_check_mode=True,
     )
-    api = BrainApi(module)
-
-    def fetch(path):
-        try:
-            return api.probe("probe " + path, path, MAX_BODY)
-        except BrainApiError as err:
-            return err.status, ""
-
-    capabilities = probe_all(fetch)
+    capabilities = probe_all(api_fetch(BrainApi(module)))
+    dialect, why = backend_dialect(capabilities)
     missing = [name for name in CAPABILITIES if not capabilities[name]["available"]]
     for name in missing:
         if name in module.params["accept_missing"]:
@@ -367,8 +184,14 @@ def main():
     refused = [name for name in module.params["required"] if name in missing and name not in module.params["accept_missing"]]
     if refused:
         reasons = "; ".join(f"{name}: {capabilities[name]['detail']}" for name in refused)
-        module.fail_json(msg=f"the backend lacks required capabilities: {reasons}", capabilities=capabilities, missing=missing, report=report(capabilities))
-    module.exit_json(changed=False, capabilities=capabilities, missing=missing, report=report(capabilities))
+        module.fail_json(
+            msg=f"the backend lacks required capabilities: {reasons}",
+            capabilities=capabilities,
+            missing=missing,
+            dialect=dialect,
+            report=report(capabilities, dialect, why),
+        )
+    module.exit_json(changed=False, capabilities=capabilities, missing=missing, dialect=dialect, report=report(capabilities, dialect, why))
 
 
 if __name__ == "__main__":

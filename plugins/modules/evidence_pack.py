@@ -19,7 +19,7 @@ description:
     is only replaced with O(force=true).
   - In check mode the pack is requested and verified (both calls only read) but not written.
 notes:
-  - "With O(dialect=brain) (BRAiN's own evidence router): the request carries C(from_timestamp) and C(to_timestamp)
+  - "With O(dialect=brain_main) (real BRAiN's own evidence router): the request carries C(from_timestamp) and C(to_timestamp)
     as naive UTC (BRAiN compares times without a zone, and one with a zone silently selects no events) and a
     lower-case C(scope); the window's end is sent as the last microsecond before O(end_time), because BRAiN
     includes its end. BRAiN's C(content_hash) covers only C(scope), the window, C(current_mode),
@@ -53,12 +53,19 @@ options:
     type: str
   dialect:
     description:
-      - The API dialect of the backend's evidence endpoints. C(contract) is the governance API contract
-        (C(start_time)/C(end_time), C(valid)); C(brain) is BRAiN's own router (C(from_timestamp)/C(to_timestamp),
-        C(is_valid)).
+      - The API dialect of the backend's evidence endpoints. V(contract) is the governance API contract
+        (C(start_time)/C(end_time), C(valid)); V(brain_main) is real BRAiN's own router
+        (C(from_timestamp)/C(to_timestamp), C(is_valid)).
+      - V(auto) tells them apart as M(brain.ops_assurance.backend_info) does (the same code), from the export route's
+        published schema, else the shape of its answer to a C(GET), which it refuses without acting. A backend whose
+        dialect cannot be told fails the task before any export; set the dialect then. Whatever the dialect, success
+        means the pack's hash matched that dialect's rule and the backend verified it.
+      - V(brain) is the name of release 0.1.0 for V(brain_main); deprecated, removed in 2.0.0.
+      - The default of release 0.1.0 was V(contract). V(auto) finds the same dialect on a backend that follows the contract,
+        whose C(405) answer has the contract's error body with C(error) and C(status).
     type: str
-    choices: [contract, brain]
-    default: contract
+    choices: [auto, contract, brain_main, brain]
+    default: auto
   dest:
     description:
       - File to write the pack to (JSON with sorted keys), on the host the module runs on. Its directory must exist;
@@ -135,10 +142,15 @@ scope:
   type: str
   sample: AUDIT
 event_count:
-  description: Events in the window (C(event_summary.total); with O(dialect=brain) the sum of C(audit_summary)).
+  description: Events in the window (C(event_summary.total); in the V(brain_main) dialect the sum of C(audit_summary)).
   returned: success
   type: int
   sample: 1250
+dialect:
+  description: The dialect the pack was requested and verified in (with O(dialect=auto), the one found).
+  returned: success
+  type: str
+  sample: brain_main
 status:
   description: The HTTP status of the failed call, or null when no response came back.
   returned: failure
@@ -154,6 +166,12 @@ import tempfile
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.brain.ops_assurance.plugins.module_utils._api import BrainApi, BrainApiError, argument_spec
+from ansible_collections.brain.ops_assurance.plugins.module_utils._capabilities import (
+    DEPRECATED_DIALECTS,
+    api_fetch,
+    deprecated_dialect,
+    probe_evidence_packs,
+)
 from ansible_collections.brain.ops_assurance.plugins.module_utils.evidence import canonical_json
 
 EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.UTC)
@@ -192,7 +210,7 @@ def naive_utc(moment):
 
 def export_request(dialect, scope, start, end):
     """The export request body for the window [start, end)."""
-    if dialect == "brain":  # BRAiN includes to_timestamp: end just before the exclusive end
+    if dialect == "brain_main":  # BRAiN includes to_timestamp: end just before the exclusive end
         return {"scope": scope, "from_timestamp": naive_utc(start), "to_timestamp": naive_utc(end - datetime.timedelta(microseconds=1))}
     return {"scope": scope.upper(), "start_time": z_time(start), "end_time": z_time(end)}
 
@@ -200,10 +218,10 @@ def export_request(dialect, scope, start, end):
 def check_pack(dialect, pack, verdict):
     """Why the pack or the backend's verdict on it is not right, or None."""
     claimed = pack.get("content_hash")
-    computed = brain_content_hash(pack) if dialect == "brain" else content_hash(pack)
+    computed = brain_content_hash(pack) if dialect == "brain_main" else content_hash(pack)
     if claimed != computed:
         return f"the pack's content_hash {claimed!r} does not match its content ({computed})"
-    valid_key = "is_valid" if dialect == "brain" else "valid"
+    valid_key = "is_valid" if dialect == "brain_main" else "valid"
     if verdict is None:
         return None
     if verdict.get(valid_key) is not True or verdict.get("computed_hash") != claimed:
@@ -212,17 +230,17 @@ def check_pack(dialect, pack, verdict):
 
 
 def event_count(dialect, pack):
-    summary = pack.get("audit_summary" if dialect == "brain" else "event_summary")
+    summary = pack.get("audit_summary" if dialect == "brain_main" else "event_summary")
     if not isinstance(summary, dict):
         return None
-    if dialect == "brain":
+    if dialect == "brain_main":
         return sum(v for v in summary.values() if isinstance(v, int))
     return summary.get("total")
 
 
 def same_pack(dialect, existing, pack):
     """Whether the file at dest already holds this pack (BRAiN's identifiers aside)."""
-    if dialect != "brain":
+    if dialect != "brain_main":
         return existing == pack_bytes(pack)
     try:
         old = json.loads(existing)
@@ -285,7 +303,7 @@ def main():
             scope={"type": "str", "required": True, "choices": ["audit", "investor", "internal"]},
             start_time={"type": "str"},
             end_time={"type": "str"},
-            dialect={"type": "str", "default": "contract", "choices": ["contract", "brain"]},
+            dialect={"type": "str", "default": "auto", "choices": ["auto", "contract", "brain_main", "brain"]},
             dest={"type": "path", "required": True},
             force={"type": "bool", "default": False},
             mode={"type": "raw", "default": "0640"},
@@ -302,8 +320,16 @@ def main():
         start, end = window(p["start_time"], p["end_time"], datetime.datetime.now(datetime.UTC))
     except ValueError as err:
         module.fail_json(msg=str(err))
-    dialect = p["dialect"]
     api = BrainApi(module)
+    dialect = p["dialect"]
+    if dialect in DEPRECATED_DIALECTS:
+        module.deprecate(deprecated_dialect(dialect), version="2.0.0", collection_name="brain.ops_assurance")
+        dialect = DEPRECATED_DIALECTS[dialect]
+    if dialect == "auto":
+        found = probe_evidence_packs(api_fetch(api))
+        if not found["available"]:
+            module.fail_json(msg=f"cannot tell the backend's evidence pack dialect: {found['detail']}; nothing requested", status=found["status"])
+        dialect = found["dialect"]
     try:
         pack = api.call("export the evidence pack", "POST", "/api/sovereign-mode/evidence/export", export_request(dialect, p["scope"], start, end))
         problem = check_pack(dialect, pack, None)
@@ -322,6 +348,7 @@ def main():
         "content_hash": pack["content_hash"],
         "scope": pack.get("scope"),
         "event_count": event_count(dialect, pack),
+        "dialect": dialect,
     }
     existing = None
     if os.path.exists(dest):

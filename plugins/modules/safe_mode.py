@@ -79,7 +79,7 @@ before:
       description: Whether executions are refused.
       type: bool
     reason:
-      description: The reason recorded with the last change, or null (the C(brain) dialect clears it on disable).
+      description: The reason recorded with the last change, or null (the V(brain_main) dialect clears it on disable).
       type: str
     changed_at:
       description: When it last changed (UTC), or null.
@@ -100,8 +100,8 @@ after:
   sample: {enabled: true, reason: INC-42, changed_at: "2026-11-22T08:00:00.000000Z", changed_by: "api:admin", source: api}
 dialect:
   description:
-    - The API dialect the backend answered in. C(contract) (C(enabled), C(changed)) or C(brain), BRAiN's safe-mode
-      router (C(safe_mode_enabled), C(was_enabled), C(was_disabled)).
+    - The API dialect the backend answered in. V(contract) (C(enabled), C(changed)) or V(brain_main), real BRAiN's
+      safe-mode router (C(safe_mode_enabled), C(was_enabled), C(was_disabled)).
   returned: success
   type: str
   sample: contract

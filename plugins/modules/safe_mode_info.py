@@ -58,7 +58,7 @@ safe_mode:
       type: bool
       sample: true
     reason:
-      description: The reason given with the last change, or null before any change (the C(brain) dialect clears it on disable).
+      description: The reason given with the last change, or null before any change (the V(brain_main) dialect clears it on disable).
       type: str
       sample: INC-42
     changed_at:
@@ -75,11 +75,11 @@ safe_mode:
       sample: api
 dialect:
   description:
-    - The API dialect the backend answered in. C(contract) (C(enabled)) or C(brain), BRAiN's safe-mode router
-      (C(safe_mode_enabled), C(enabled_reason), C(enabled_by), C(enabled_at)).
+    - The API dialect the backend answered in. V(contract) (C(enabled)) or V(brain_main), real BRAiN's safe-mode
+      router (C(safe_mode_enabled), C(enabled_reason), C(enabled_by), C(enabled_at)).
   returned: success
   type: str
-  sample: brain
+  sample: brain_main
 status:
   description: The HTTP status of the failed call, or null when no response came back.
   returned: failure

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from ansible_collections.brain.ops_assurance.plugins.modules.evidence_pack import content_hash
-from helpers.backend import ADMIN, READER, Backend, free_port
+from helpers.backend import ADMIN, READER, Backend, BrainMain, free_port
 from helpers.evidence import day, export, on_the_clock, seeded_backend
 from helpers.fault_proxy import FaultProxy
 from helpers.processes import command_lines
@@ -168,7 +168,7 @@ def test_evidence_pack_refuses_a_pack_whose_hash_does_not_match(shared_backend, 
     proxy = FaultProxy(shared_backend.url(""))
     try:
         proxy.plan = ['body:{"content_hash": "0000", "scope": "AUDIT"}']
-        r = one_task(tmp_path, "brain.ops_assurance.evidence_pack", {"scope": "audit", "dest": str(tmp_path / "p.json")}, proxy.url)
+        r = one_task(tmp_path, "brain.ops_assurance.evidence_pack", {"scope": "audit", "dialect": "contract", "dest": str(tmp_path / "p.json")}, proxy.url)
     finally:
         proxy.close()
     assert r["failed"] and r["msg"].startswith("the pack's content_hash '0000' does not match its content (") and not (tmp_path / "p.json").exists()
@@ -308,7 +308,7 @@ def test_brain_dialect_unfreezes_a_frozen_backend_and_confirms_it(tmp_path):
     diff = {"before": {"enabled": True, "reason": "frozen earlier"}, "after": {"enabled": False, "reason": None}}
     assert steps[0]["diff"] == steps[1]["diff"] == diff and steps[0]["after"] == steps[1]["after"]
     assert steps[2]["diff"]["before"] == steps[2]["diff"]["after"] == {"enabled": False, "reason": None}
-    assert {s["dialect"] for s in steps} == {"brain"}
+    assert {s["dialect"] for s in steps} == {"brain_main"}
     assert [(q["path"], q["body"]) for q in posts] == [("/api/safe-mode/disable", {"reason": "INC-9 resolved"})]
 
 
@@ -331,7 +331,7 @@ def test_brain_dialect_freezes_once(tmp_path):
 def test_brain_dialect_info_and_fastapi_errors(tmp_path):
     with BrainSafeMode(ADMIN, enabled=True) as brain:
         r = one_task(tmp_path, "brain.ops_assurance.safe_mode_info", {}, brain.url)
-        assert r["dialect"] == "brain" and r["safe_mode"]["enabled"] is True and r["safe_mode"]["reason"] == "frozen earlier"
+        assert r["dialect"] == "brain_main" and r["safe_mode"]["enabled"] is True and r["safe_mode"]["reason"] == "frozen earlier"
         r = one_task(tmp_path, "brain.ops_assurance.safe_mode_info", {}, brain.url, token="wrong-token-value")
         assert r["msg"] == f"read safe mode status failed (GET {brain.url}/api/safe-mode/status): HTTP 401: Invalid or missing authentication token"
     invalid = {"detail": [{"type": "missing", "loc": ["body", "reason"], "msg": "Field required", "input": {"token": "echoed-secret"}}]}
@@ -481,10 +481,39 @@ def test_evidence_pack_playbook_never_replaces_a_different_pack_and_writes_0640(
     assert ADMIN not in first.stdout + again.stdout + other.stdout
 
 
+# ---- evidence_pack dialect=auto (the default): found as backend_info finds it -------------------------
+def test_evidence_pack_finds_the_dialect_of_either_reference_profile_by_default(shared_backend, tmp_path):
+    """Without dialect, a contract backend gets the contract request and real main its own (the old default, the
+    contract, got 422 from real main); success comes only after the pack verified in the dialect found."""
+    (tmp_path / "main").mkdir()
+    main = BrainMain(tmp_path / "main", routers="shipped")  # main.py as shipped mounts the evidence router
+    try:
+        found = {
+            name: one_task(tmp_path, "brain.ops_assurance.evidence_pack", {"scope": "audit", "dest": str(tmp_path / f"{name}.json")}, url, token=token)
+            for name, url, token in (("contract", shared_backend.url(""), ADMIN), ("brain_main", main.url(""), main.token()))
+        }
+    finally:
+        main.stop()
+    for name, r in found.items():
+        assert r.get("failed") is not True and r["changed"] is True and r["dialect"] == name, r
+        assert json.loads((tmp_path / f"{name}.json").read_text())["content_hash"] == r["content_hash"]
+    assert "from_timestamp" not in (tmp_path / "contract.json").read_text() and "time_range_start" in (tmp_path / "brain_main.json").read_text()
+
+
+def test_evidence_pack_requests_nothing_when_the_dialect_cannot_be_told(tmp_path):
+    # A route that is mounted (405) but answers in neither dialect's shape, and no published schema.
+    routes = {("GET", "/api/sovereign-mode/evidence/export"): [(405, b"Method Not Allowed", {"Content-Type": "text/plain"})]}
+    with StubApi(routes) as stub:
+        r = one_task(tmp_path, "brain.ops_assurance.evidence_pack", {"scope": "audit", "dest": str(tmp_path / "p.json")}, stub.url)
+        posts = [q for q in stub.requests if q["method"] == "POST"]
+    assert r["failed"] and r["msg"] == "cannot tell the backend's evidence pack dialect: mounted, but its request dialect is unknown; nothing requested"
+    assert posts == [] and not (tmp_path / "p.json").exists()
+
+
 # ---- evidence_pack in BRAiN's own dialect ----------------------------------------------------------
 def test_evidence_pack_in_the_brain_dialect(tmp_path):
     dest = tmp_path / "pack.json"
-    args = {"scope": "internal", "dialect": "brain", "start_time": "2026-11-01", "end_time": "2026-12-01", "dest": str(dest)}
+    args = {"scope": "internal", "dialect": "brain_main", "start_time": "2026-11-01", "end_time": "2026-12-01", "dest": str(dest)}
     with BrainEvidence(ADMIN) as brain:
         first = one_task(tmp_path, "brain.ops_assurance.evidence_pack", args, brain.url)
         second = one_task(tmp_path, "brain.ops_assurance.evidence_pack", args, brain.url)
@@ -517,3 +546,5 @@ def test_evidence_pack_in_the_brain_dialect_refuses_a_pack_whose_hash_does_not_m
             tmp_path, "brain.ops_assurance.evidence_pack", {"scope": "audit", "dialect": "brain", "start_time": "2026-11-01", "dest": str(dest)}, brain.url
         )
     assert r["failed"] and r["msg"].startswith("the pack's content_hash '") and r["msg"].endswith("; nothing written") and not dest.exists()
+    # dialect=brain is release 0.1.0's name for brain_main: still understood, with a deprecation
+    assert [d["msg"] for d in r["deprecations"]] == ["the dialect name 'brain' is deprecated; use 'brain_main'"], r.get("deprecations")

@@ -44,10 +44,10 @@ def test_defaults_scrape_the_backend_group_and_itself(tmp_path):
     # Each target group carries its dialect (the contract alert and BrainTargetDown select on it)
     # and the dialect's metrics path.
     assert found["brain-governance"]["static_configs"] == [
-        {"targets": ["b1:8000", "b2:8000"], "labels": {"dialect": "seed", "__metrics_path__": "/api/sovereign-mode/metrics"}}
+        {"targets": ["b1:8000", "b2:8000"], "labels": {"dialect": "contract", "__metrics_path__": "/api/sovereign-mode/metrics"}}
     ]
     assert found["brain-governance"]["scrape_interval"] == "30s"
-    assert found["brain-operations"]["static_configs"] == [{"targets": ["b1:8000", "b2:8000"], "labels": {"dialect": "seed"}}]
+    assert found["brain-operations"]["static_configs"] == [{"targets": ["b1:8000", "b2:8000"], "labels": {"dialect": "contract"}}]
     assert "metric_relabel_configs" not in found["brain-governance"] and "metric_relabel_configs" not in found["brain-operations"]
     assert "authorization" not in found["brain-governance"]
     assert found["prometheus"]["static_configs"] == [{"targets": ["127.0.0.1:9090"]}]
@@ -104,19 +104,19 @@ def test_evidence_hosts_are_scraped_as_brain_evidence(tmp_path, settings, target
 
 def test_each_backend_is_scraped_in_its_dialect(tmp_path):
     """Real BRAiN main has only /metrics; the governance branch's names are renamed at scrape time,
-    keyed on the target's dialect label so a seed backend's series are never touched."""
+    keyed on the target's dialect label so a contract backend's series are never touched."""
     config = render(
         tmp_path,
         prometheus_brain_targets=["b1:8000", "b2:8000", "b3:8000"],
-        prometheus_brain_target_dialects={"b2:8000": "upstream_main", "b3:8000": "governance_branch"},
+        prometheus_brain_target_dialects={"b2:8000": "brain_main", "b3:8000": "governance_branch"},
     )
     found = jobs(config)
     assert found["brain-operations"]["static_configs"] == [
-        {"targets": ["b1:8000"], "labels": {"dialect": "seed"}},
-        {"targets": ["b2:8000"], "labels": {"dialect": "upstream_main"}},
+        {"targets": ["b2:8000"], "labels": {"dialect": "brain_main"}},
+        {"targets": ["b1:8000"], "labels": {"dialect": "contract"}},
     ]
-    assert [g["labels"]["dialect"] for g in found["brain-governance"]["static_configs"]] == ["governance_branch", "seed"]
-    assert found["brain-governance"]["static_configs"][0]["targets"] == ["b3:8000"]
+    assert [g["labels"]["dialect"] for g in found["brain-governance"]["static_configs"]] == ["contract", "governance_branch"]
+    assert found["brain-governance"]["static_configs"][1]["targets"] == ["b3:8000"]
     renames = {r["regex"]: r["replacement"] for r in found["brain-governance"]["metric_relabel_configs"]}
     assert renames["governance_branch;sovereign_override_usage_total"] == "sovereign_override_activations_total"
     assert renames["governance_branch;axe_trust_violation_total"] == "sovereign_axe_trust_violations_total"
@@ -124,12 +124,36 @@ def test_each_backend_is_scraped_in_its_dialect(tmp_path):
     assert "metric_relabel_configs" not in found["brain-operations"]
 
 
+def test_the_dialect_names_of_0_1_0_still_work_with_a_deprecation_warning(tmp_path):
+    """seed and upstream_main shipped in 0.1.0: they scrape as contract and brain_main (the label values
+    are the new names) and say so, until 2.0.0."""
+    out = tmp_path / "prometheus.yml"
+    play = tmp_path / "play.yml"
+    play.write_text(PLAY.format(defaults=ROLE / "defaults/main/main.yml", pack=ROLE / "defaults/main/rule_pack.yml", vars=ROLE / "vars/main.yml", out=out))
+    settings = {
+        "prometheus_brain_targets": ["b1:8000", "b2:8000"],
+        "prometheus_brain_dialect": "seed",
+        "prometheus_brain_target_dialects": {"b2:8000": "upstream_main"},
+    }
+    r = subprocess.run(["ansible-playbook", str(play), "-e", json.dumps(settings)], capture_output=True, text=True, check=False)
+    assert r.returncode == 0, r.stdout[-2000:]
+    found = jobs(yaml.safe_load(out.read_text()))
+    assert found["brain-operations"]["static_configs"] == [
+        {"targets": ["b2:8000"], "labels": {"dialect": "brain_main"}},
+        {"targets": ["b1:8000"], "labels": {"dialect": "contract"}},
+    ]
+    said = " ".join((r.stdout + r.stderr).split())
+    for old, new in (("seed", "contract"), ("upstream_main", "brain_main")):
+        assert f"the dialect name '{old}' is deprecated; use '{new}'" in said, said[-2000:]
+    assert "2.0.0" in said
+
+
 @pytest.mark.parametrize(
     ("settings", "message"),
     [
         ({"prometheus_brain_dialect": "brain_mian"}, "no such metric dialect: brain_mian"),
         ({"prometheus_brain_target_dialects": {"b1:8000": "nope"}}, "no such metric dialect: nope"),
-        ({"prometheus_brain_target_dialects": {"b9:8000": "seed"}}, "names targets that are not scraped: b9:8000"),
+        ({"prometheus_brain_target_dialects": {"b9:8000": "contract"}}, "names targets that are not scraped: b9:8000"),
     ],
 )
 def test_a_wrong_dialect_fails_with_its_name(tmp_path, settings, message):

@@ -492,7 +492,7 @@ def _promtool():
         pytest.fail("promtool is required (apt install prometheus); run tests/harness/bootstrap.sh")
 
 
-# ==== the brain-main profile: real BRAiN main at ad0f2d05 (docs/governance-api.md, Compatibility) ====
+# ==== the brain_main profile: real BRAiN main at ad0f2d05 (docs/governance-api.md, Compatibility) ====
 @pytest.fixture
 def brain(tmp_path):
     b = BrainMain(tmp_path, "--enable-drills")
@@ -857,11 +857,11 @@ def test_brain_main_drills_move_only_what_real_main_can(brain):
 @pytest.mark.parametrize(
     "args,message",
     [
-        (["--profile", "brain-main", "--token-file", "/tmp/x"], "--token-file: seed profile only"),
-        (["--brain-routers", "sprint7"], "--brain-routers: needs --profile brain-main"),
-        (["--jwt-key-file", "/tmp/x"], "--jwt-key-file: needs --profile brain-main"),
-        (["--profile", "brain-main", "--client-id-file", "/tmp/x"], "--client-id-file and --client-secret-file go together"),
-        (["--profile", "brain-main", "--jwt-key-file", "/nonexistent/key"], "cannot read JWT key file /nonexistent/key"),
+        (["--profile", "brain_main", "--token-file", "/tmp/x"], "--token-file: contract profile only"),
+        (["--brain-routers", "sprint7"], "--brain-routers: needs --profile brain_main"),
+        (["--jwt-key-file", "/tmp/x"], "--jwt-key-file: needs --profile brain_main"),
+        (["--profile", "brain_main", "--client-id-file", "/tmp/x"], "--client-id-file and --client-secret-file go together"),
+        (["--profile", "brain_main", "--jwt-key-file", "/nonexistent/key"], "cannot read JWT key file /nonexistent/key"),
     ],
 )
 def test_brain_main_bad_start_options_fail_clearly(tmp_path, args, message):
@@ -872,7 +872,7 @@ def test_brain_main_bad_start_options_fail_clearly(tmp_path, args, message):
 def test_brain_main_rejects_a_key_that_is_not_rsa(tmp_path):
     (tmp_path / "k").write_text("-----BEGIN PRIVATE KEY-----\nnot a key\n-----END PRIVATE KEY-----\n")
     r = subprocess.run(
-        [sys.executable, SERVER, "--state-dir", str(tmp_path / "s"), "--profile", "brain-main", "--jwt-key-file", str(tmp_path / "k")],
+        [sys.executable, SERVER, "--state-dir", str(tmp_path / "s"), "--profile", "brain_main", "--jwt-key-file", str(tmp_path / "k")],
         capture_output=True,
         text=True,
         check=False,

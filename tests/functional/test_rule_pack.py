@@ -70,11 +70,11 @@ def test_every_alert_has_a_case_of_every_kind_and_annotations(rendered):
 
 # Series keys in cases.yml may end in `@<target>`: the labels the scrape gives that target.
 TARGETS = {
-    "gov": {"instance": "b1:8000", "job": "brain-governance", "dialect": "seed"},
-    "ops": {"instance": "b1:8000", "job": "brain-operations", "dialect": "seed"},
-    "gov2": {"instance": "b2:8000", "job": "brain-governance", "dialect": "seed"},
-    "ops2": {"instance": "b2:8000", "job": "brain-operations", "dialect": "seed"},
-    "main": {"instance": "b1:8000", "job": "brain-operations", "dialect": "upstream_main"},
+    "gov": {"instance": "b1:8000", "job": "brain-governance", "dialect": "contract"},
+    "ops": {"instance": "b1:8000", "job": "brain-operations", "dialect": "contract"},
+    "gov2": {"instance": "b2:8000", "job": "brain-governance", "dialect": "contract"},
+    "ops2": {"instance": "b2:8000", "job": "brain-operations", "dialect": "contract"},
+    "main": {"instance": "b1:8000", "job": "brain-operations", "dialect": "brain_main"},
     "ev": {"instance": "e1:9100", "job": "brain-evidence", "dialect": "evidence_export"},
     "arc": {"instance": "a1:9100", "job": "brain-evidence-archive", "dialect": "evidence_archive"},
     "prom": {"instance": "127.0.0.1:9090", "job": "prometheus"},
@@ -234,7 +234,7 @@ def test_the_linter_accepts_what_the_pack_relies_on(tmp_path):
     good = [
         "sum by (instance) (increase(brain_authn_failures_total[5m])) > 0",
         "(last_over_time(brain_authn_failures_total[2m]) - last_over_time(brain_authn_failures_total[2m] offset 5m)) > 10",
-        'up{dialect="seed"} == 1 unless on (instance) last_over_time(brain_mode_switch_total[2m])',
+        'up{dialect="contract"} == 1 unless on (instance) last_over_time(brain_mode_switch_total[2m])',
         'rate(brain_request_duration_seconds_bucket{le=~"0[.]50*"}[5m]) > 0',
     ]
     path = tmp_path / "good.yml"
@@ -242,14 +242,75 @@ def test_the_linter_accepts_what_the_pack_relies_on(tmp_path):
     assert lint.lint([path]) == []
 
 
-def test_the_reference_backend_exports_the_seed_dialects_contract_from_the_first_scrape(tmp_path):
-    """The seed dialect's `contract` lists are what a fresh reference backend serves on each job's
+def test_the_reference_backend_exports_the_contract_dialects_series_from_the_first_scrape(tmp_path):
+    """The contract dialect's `contract` lists are what a fresh reference backend serves on each job's
     path, before anything happened: else BrainContractMissing would fire on a healthy backend."""
     defaults = yaml.safe_load((ROOT / "roles/prometheus/defaults/main/rule_pack.yml").read_text())
     backend = Backend(tmp_path, tokens=False)
     try:
-        for job, spec in defaults["prometheus_brain_dialects"]["seed"].items():
+        for job, spec in defaults["prometheus_brain_dialects"]["contract"].items():
             served = {name.split("{")[0] for name in backend.metrics(spec["metrics_path"])}
             assert set(spec["contract"]) <= served, (job, sorted(set(spec["contract"]) - served))
     finally:
         backend.stop()
+
+
+# ---- backend_info's alerts per capability (module_utils/_capabilities.py ALERTS) ----------------
+def _possible(node, provided, records):
+    """Whether an expression can give a value when only `provided` series exist: `or` needs either side,
+    `unless` its left, anything else every series it reads; a recorded series as its own expression."""
+    pp = lint.pp
+    if isinstance(node, pp.VectorSelector):
+        return node.name in provided or (node.name in records and _possible(records[node.name], provided, records))
+    if isinstance(node, pp.BinaryExpr):
+        op = str(node.op)
+        if op == "or":
+            return _possible(node.lhs, provided, records) or _possible(node.rhs, provided, records)
+        if op == "unless":
+            return _possible(node.lhs, provided, records)
+        return _possible(node.lhs, provided, records) and _possible(node.rhs, provided, records)
+    if isinstance(node, pp.MatrixSelector):
+        return _possible(node.vector_selector, provided, records)
+    if isinstance(node, pp.Call):
+        return all(_possible(arg, provided, records) for arg in node.args)
+    if isinstance(node, (pp.AggregateExpr, pp.ParenExpr, pp.UnaryExpr, pp.SubqueryExpr)):
+        return _possible(node.expr, provided, records)
+    return True  # numbers, strings
+
+
+def test_backend_info_lists_exactly_the_alerts_each_capability_and_dialect_makes_possible(rendered):
+    """The table backend_info returns is derived by hand; this derives it from the rendered pack and the role's
+    dialects (the series a scrape job carries in a dialect: its contract and its renames' targets)."""
+    from ansible_collections.brain.ops_assurance.plugins.module_utils._capabilities import ALERTS
+
+    rules = [rule for path in sorted(rendered.glob("*.yml")) for group in yaml.safe_load(path.read_text())["groups"] for rule in group["rules"]]
+    records = {rule["record"]: lint.pp.parse(str(rule["expr"])) for rule in rules if "record" in rule}
+    alerts_by_name = {rule["alert"]: lint.pp.parse(str(rule["expr"])) for rule in rules if "alert" in rule}
+    dialects = yaml.safe_load((ROOT / "roles/prometheus/defaults/main/rule_pack.yml").read_text())["prometheus_brain_dialects"]
+    jobs = {"governance_metrics": "brain-governance", "operations_metrics": "brain-operations", "audit_export": "brain-evidence"}
+    # alerts on scraping and on Prometheus itself, possible whatever the backend provides
+    everywhere = {"BrainTargetDown", "BrainScrapeFailing", "BrainContractMissing", "Watchdog"}
+    everywhere |= {name for name in alerts_by_name if name.startswith(("Prometheus", "Alertmanager"))}
+
+    def derived(capability, dialect):
+        spec = dialects["evidence_export" if capability == "audit_export" else dialect].get(jobs[capability])
+        provided = set(spec["contract"]) | set(spec["renames"].values()) if spec else set()
+        if (capability, dialect) == ("operations_metrics", "contract"):
+            # the contract's latency histogram (docs/governance-api.md); not in the always-exported list, as it has
+            # no series before a first request
+            provided |= {f"brain_request_duration_seconds_{suffix}" for suffix in ("bucket", "count", "sum")}
+        return {name for name, tree in alerts_by_name.items() if _possible(tree, provided, records)} - everywhere
+
+    table = {(capability, dialect): set(names) for capability, by_dialect in ALERTS.items() for dialect, names in by_dialect.items()}
+    expected = {
+        (capability, dialect): derived(capability, dialect)
+        for capability in jobs
+        for dialect in ("contract", "brain_main", "governance_branch")
+        if capability != "audit_export" or dialect == "contract"
+    }
+    wrong = {key: sorted(table.get(key, set()) ^ names) for key, names in expected.items() if table.get(key, set()) != names}
+    assert wrong == {}, "listed or possible, not both"
+    assert set(table) <= set(expected)
+    # Every alert on a backend is made possible by one capability of a contract backend: none needs two at once.
+    listed = set().union(*(table[(capability, "contract")] for capability in jobs))
+    assert set(alerts_by_name) - listed - everywhere == set()

@@ -112,9 +112,9 @@ def test_a_refused_token_is_not_mistaken_for_a_missing_route(backend, tmp_path):
     ("routers", "available"),
     [
         # backend/main.py as shipped mounts the sovereign-mode router (evidence packs) and auth only
-        ("shipped", {"evidence_packs": "brain-main", "service_tokens": "brain-main"}),
+        ("shipped", {"evidence_packs": "brain_main", "service_tokens": "brain_main"}),
         # with the Sprint 7 monitoring and safe-mode routers mounted
-        ("sprint7", {"operations_metrics": "brain-main", "safe_mode": "brain-main", "evidence_packs": "brain-main", "service_tokens": "brain-main"}),
+        ("sprint7", {"operations_metrics": "brain_main", "safe_mode": "brain_main", "evidence_packs": "brain_main", "service_tokens": "brain_main"}),
     ],
 )
 def test_real_brain_main_is_told_apart_and_refused_for_what_it_lacks(tmp_path, routers, available):
@@ -128,3 +128,63 @@ def test_real_brain_main_is_told_apart_and_refused_for_what_it_lacks(tmp_path, r
     probe = dict(host_results(out, "backend-a"))["Probe the backend's governance API"]
     assert {name: c["dialect"] for name, c in probe["capabilities"].items() if c["available"]} == available
     assert probe["msg"].startswith("the backend lacks required capabilities: governance_metrics: not served (HTTP 404)")
+
+
+# ---- the monitoring play scrapes each backend in the dialect backend_info found -------------------
+MONITORED = INVENTORY.replace(
+    'monitor-a: {{ansible_host: 127.0.0.1, ansible_port: 1, ansible_connection: ssh, ansible_ssh_common_args: "-o ConnectTimeout=2"}}',
+    "monitor-a: {{ansible_connection: local{monitor_vars}}}",
+)
+
+
+def site_dialects(tmp_path, url, token, *args, monitor_vars=""):
+    """The capability probe and the monitoring play's dialect step only (no role is applied); what it scrapes."""
+    (tmp_path / "hosts.yml").write_text(MONITORED.format(python=sys.executable, token=token, url=url, monitor_vars=monitor_vars))
+    env = {**os.environ, "ANSIBLE_NOCOLOR": "1", "ANSIBLE_STDOUT_CALLBACK": "ansible.posix.json"}
+    cmd = ["ansible-playbook", "-i", str(tmp_path / "hosts.yml"), "brain.ops_assurance.site", "--tags", "site_capabilities,site_dialects", *args]
+    # the roles' argument checks run under any tag: what they require, though no role task runs
+    cmd += ["-e", '{"runbooks_contacts": [], "site_alertmanager_enabled": false}']
+    r = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300, check=False)
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-2000:]
+    assert token not in r.stdout + r.stderr
+    return dict(host_results(json.loads(r.stdout), "monitor-a"))["Print the dialect each backend is scraped in"]["msg"]
+
+
+@pytest.mark.parametrize(
+    ("routers", "accept"),
+    [
+        ("sprint7", ["governance_metrics"]),  # the monitoring router: /metrics in main's names
+        ("shipped", ["governance_metrics", "operations_metrics"]),  # no metrics at all: its API tells main apart
+    ],
+)
+def test_real_brain_main_is_scraped_as_brain_main_without_settings(tmp_path, routers, accept):
+    (tmp_path / "backend").mkdir()
+    backend = BrainMain(tmp_path / "backend", routers=routers)
+    try:
+        scraped = site_dialects(tmp_path, backend.url(""), backend.token(roles=("operator",)), "-e", json.dumps({"site_backend_accept_missing": accept}))
+    finally:
+        backend.stop()
+    assert scraped == "backend-a:8000: brain_main"
+
+
+def test_a_contract_backend_is_scraped_as_contract(backend, tmp_path):
+    assert site_dialects(tmp_path, backend.url(""), READER) == "backend-a:8000: contract"
+
+
+@pytest.mark.parametrize(
+    ("args", "monitor_vars"),
+    [
+        (["-e", "prometheus_brain_dialect=contract"], ""),  # on the command line
+        ([], ", prometheus_brain_dialect: contract"),  # in the inventory
+        ([], ', prometheus_brain_target_dialects: {"backend-a:8000": governance_branch}'),  # per target
+    ],
+)
+def test_a_dialect_set_by_hand_wins_over_the_one_found(tmp_path, args, monitor_vars):
+    (tmp_path / "backend").mkdir()
+    backend = BrainMain(tmp_path / "backend", routers="sprint7")
+    try:
+        accept = ["-e", '{"site_backend_accept_missing": ["governance_metrics"]}']
+        scraped = site_dialects(tmp_path, backend.url(""), backend.token(roles=("operator",)), *accept, *args, monitor_vars=monitor_vars)
+    finally:
+        backend.stop()
+    assert scraped == ("backend-a:8000: governance_branch" if "target" in monitor_vars else "backend-a:8000: contract")

@@ -80,7 +80,7 @@ class Backend:
         return [json.loads(line) for line in self.ok("POST", "/api/sovereign-mode/audit/export", body)["content"].splitlines()]
 
 
-# ---- the brain-main profile (real BRAiN main at ad0f2d05) ---------------------------------------
+# ---- the brain_main profile (real BRAiN main at ad0f2d05) ---------------------------------------
 ISSUER = "https://brain.falklabs.de"
 AUDIENCE = "brain-api"
 CLIENT_ID = "ops-assurance"
@@ -119,7 +119,7 @@ def test_key():
 
 
 class BrainMain(Backend):
-    """The reference backend with --profile brain-main; a login user and a service account set up."""
+    """The reference backend with --profile brain_main; a login user and a service account set up."""
 
     def __init__(self, tmp_path, *extra, routers="sprint7", env=None):
         self.state = tmp_path / "state"
@@ -129,7 +129,7 @@ class BrainMain(Backend):
         for name, content in files.items():
             (tmp_path / name).write_text(content + "\n")
         self.args = [
-            "--profile", "brain-main", "--brain-routers", routers, "--state-dir", str(self.state),
+            "--profile", "brain_main", "--brain-routers", routers, "--state-dir", str(self.state),
             "--jwt-key-file", str(tmp_path / "key.pem"),
             "--client-id-file", str(tmp_path / "client-id"), "--client-secret-file", str(tmp_path / "client-secret"), "--client-scopes", "read write",
             "--login-email", LOGIN_EMAIL, "--login-password-file", str(tmp_path / "password"),

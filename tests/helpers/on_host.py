@@ -9,7 +9,7 @@ import json
 import re
 
 # Runs on a host: one call to the backend on 127.0.0.1:8000. `auth` is none, token (the contract
-# profile's bearer token), login (the brain-main profile's password login, argv[5] the e-mail) or
+# profile's bearer token), login (the brain_main profile's password login, argv[5] the e-mail) or
 # service (its client credentials). Prints {"status", "body"}; a JSON body is parsed.
 CALL = """
 import json, sys, urllib.error, urllib.request

@@ -14,7 +14,7 @@ ACCEPT_OPTION = "accept_missing"  # ... unless listed here
 ALERTS_KEY = "alerts"  # per capability: the rule pack's alerts it makes possible (issue 14: "which alerts ... it makes possible")
 
 # The prometheus role's setting that picks a backend's scrape paths (issue 14, "scrape paths per backend").
-SCRAPE_DIALECT = {"prometheus_brain_dialect": "upstream_main"}
+SCRAPE_DIALECT = {"prometheus_brain_dialect": "brain_main"}
 
 # The exporter reading the backend's audit JSONL on the backend host (issue 14, "Modules and exporter").
 EXPORTER_AUDIT_FILE_OPTION = "--audit-file"

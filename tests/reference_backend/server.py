@@ -7,7 +7,7 @@ python3; all state lives in SQLite under --state-dir, so a restart loses nothing
         [--token-file F] [--read-token-file F] [--protect-metrics] [--enable-drills] \
         [--seed-events N] [--seed-days D] [--seed S]
 
-With --profile brain-main it answers as the real BRAiN main does instead (brain_main.py beside
+With --profile brain_main it answers as the real BRAiN main does instead (brain_main.py beside
 this file; needs the cryptography package): see docs/governance-api.md, "Compatibility".
 """
 
@@ -830,9 +830,9 @@ def parse_args(argv):
 
 
 def brain_main_options(p):
-    """Options of the brain-main profile (real BRAiN main at ad0f2d05, brain_main.py)."""
-    g = p.add_argument_group("profile", "--profile brain-main answers as the real BRAiN main does (docs/governance-api.md)")
-    g.add_argument("--profile", choices=("seed", "brain-main"), default="seed", help="seed: the contract in docs/governance-api.md (default)")
+    """Options of the brain_main profile (real BRAiN main at ad0f2d05, brain_main.py)."""
+    g = p.add_argument_group("profile", "--profile brain_main answers as the real BRAiN main does (docs/governance-api.md)")
+    g.add_argument("--profile", choices=("contract", "brain_main"), default="contract", help="contract: the contract in docs/governance-api.md (default)")
     g.add_argument(
         "--brain-routers", choices=("shipped", "sprint7"), default="shipped", help="main.py as shipped, or with the Sprint 7 safe-mode and monitoring routers"
     )
@@ -857,10 +857,10 @@ def check_profile_options(p, args):
     def flag(name):
         return "--" + name.replace("_", "-")
 
-    if args.profile == "brain-main":
+    if args.profile == "brain_main":
         used = [flag(n) for n in SEED_ONLY if getattr(args, n)]
         if used:
-            p.error(f"{', '.join(used)}: seed profile only; brain-main authenticates with RS256 JWTs (--jwt-key-file)")
+            p.error(f"{', '.join(used)}: contract profile only; brain_main authenticates with RS256 JWTs (--jwt-key-file)")
         if bool(args.client_id_file) != bool(args.client_secret_file):
             p.error("--client-id-file and --client-secret-file go together")
         if bool(args.login_email) != bool(args.login_password_file):
@@ -870,7 +870,7 @@ def check_profile_options(p, args):
         if args.brain_routers != "shipped":
             used.append("--brain-routers")
         if used:
-            p.error(f"{', '.join(used)}: needs --profile brain-main")
+            p.error(f"{', '.join(used)}: needs --profile brain_main")
 
 
 def serve(args, handler):
@@ -892,7 +892,7 @@ def serve(args, handler):
 
 
 def main_brain(args):
-    import brain_main  # here, so the seed profile needs only the standard library
+    import brain_main  # here, so the contract profile needs only the standard library
 
     os.makedirs(args.state_dir, mode=0o700, exist_ok=True)
     if args.seed_events:
@@ -904,7 +904,7 @@ def main_brain(args):
 
 def main(argv=None):
     args = parse_args(argv)
-    if args.profile == "brain-main":
+    if args.profile == "brain_main":
         return main_brain(args)
     os.makedirs(args.state_dir, mode=0o700, exist_ok=True)
     store = Store(os.path.join(args.state_dir, "brain.sqlite3"))

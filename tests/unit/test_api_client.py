@@ -66,15 +66,15 @@ BRAIN = {"success": True, "safe_mode_enabled": True, "enabled_at": "2026-11-30T0
     [
         (CONTRACT, "contract", {k: CONTRACT[k] for k in ("enabled", "reason", "changed_at", "changed_by", "source")}),
         ({"enabled": False}, "contract", {"enabled": False, "reason": None, "changed_at": None, "changed_by": None, "source": None}),
-        (BRAIN, "brain", {"enabled": True, "reason": "INC-1", "changed_at": "2026-11-30T00:00:00", "changed_by": "admin-1", "source": "api"}),
+        (BRAIN, "brain_main", {"enabled": True, "reason": "INC-1", "changed_at": "2026-11-30T00:00:00", "changed_by": "admin-1", "source": "api"}),
         (
             {**BRAIN, "safe_mode_enabled": False, "enabled_at": None, "enabled_reason": "", "enabled_by": ""},
-            "brain",
+            "brain_main",
             {"enabled": False, "reason": None, "changed_at": None, "changed_by": None, "source": None},
         ),
         (
             {**BRAIN, "enabled_by": "env", "enabled_reason": "Environment variable"},
-            "brain",
+            "brain_main",
             {**CONTRACT, "reason": "Environment variable", "changed_at": "2026-11-30T00:00:00", "changed_by": "env", "source": "env"},
         ),
     ],
@@ -105,9 +105,9 @@ def test_normalise_refuses_what_it_does_not_understand(body, message):
     [
         ({"changed": False}, "contract", "enable", False),
         ({"changed": True}, "contract", "disable", True),
-        ({"was_enabled": False}, "brain", "enable", False),
-        ({"was_disabled": True}, "brain", "disable", True),
-        ({"was_enabled": True}, "brain", "disable", None),  # the other action's key says nothing about this one
+        ({"was_enabled": False}, "brain_main", "enable", False),
+        ({"was_disabled": True}, "brain_main", "disable", True),
+        ({"was_enabled": True}, "brain_main", "disable", None),  # the other action's key says nothing about this one
         ({}, "contract", "enable", None),
     ],
 )
@@ -122,8 +122,8 @@ def test_changed_flag_must_be_a_boolean():
 
 def test_predict_follows_the_dialect():
     assert predict("contract", False, "r") == {"enabled": False, "reason": "r", "changed_at": None, "changed_by": None, "source": "api"}
-    assert predict("brain", False, "r") == {"enabled": False, "reason": None, "changed_at": None, "changed_by": None, "source": None}
-    assert predict("brain", True, "r") == predict("contract", True, "r")
+    assert predict("brain_main", False, "r") == {"enabled": False, "reason": None, "changed_at": None, "changed_by": None, "source": None}
+    assert predict("brain_main", True, "r") == predict("contract", True, "r")
 
 
 def zwindow(start, end, now=NOW):
@@ -141,7 +141,7 @@ def test_export_request_in_each_dialect():
     start, end = window("2026-11-01", "2026-12-01", NOW)
     assert export_request("contract", "audit", start, end) == {"scope": "AUDIT", "start_time": "2026-11-01T00:00:00Z", "end_time": "2026-12-01T00:00:00Z"}
     # BRAiN: naive UTC (a zone selects no events there), lower-case scope, its inclusive end just before ours
-    assert export_request("brain", "audit", start, end) == {
+    assert export_request("brain_main", "audit", start, end) == {
         "scope": "audit",
         "from_timestamp": "2026-11-01T00:00:00",
         "to_timestamp": "2026-11-30T23:59:59.999999",
@@ -174,9 +174,9 @@ def test_brain_hash_covers_its_documented_subset_with_default_separators():
 
 def test_same_pack_ignores_only_brains_per_export_identifiers():
     new = {**BRAIN_PACK, "pack_id": "evidence_20261130_020000_audit", "generated_at": "2026-11-30T02:00:00"}
-    assert same_pack("brain", json.dumps(BRAIN_PACK).encode(), new)
-    assert not same_pack("brain", json.dumps(BRAIN_PACK).encode(), {**new, "audit_events": []})
-    assert not same_pack("brain", b"not json", new)
+    assert same_pack("brain_main", json.dumps(BRAIN_PACK).encode(), new)
+    assert not same_pack("brain_main", json.dumps(BRAIN_PACK).encode(), {**new, "audit_events": []})
+    assert not same_pack("brain_main", b"not json", new)
     assert not same_pack("contract", json.dumps(BRAIN_PACK).encode(), new)
 
 

@@ -3,9 +3,10 @@
 import json
 
 import pytest
-from ansible_collections.brain.ops_assurance.plugins.modules.backend_info import (
+from ansible_collections.brain.ops_assurance.plugins.module_utils._capabilities import (
     CAPABILITIES,
     METRIC_DIALECTS,
+    backend_dialect,
     classify_metrics,
     classify_route,
     classify_safe_mode,
@@ -87,7 +88,7 @@ def test_hostile_pages_are_missing_not_errors(text):
     ("body", "dialect", "detail"),
     [
         ({"enabled": True, "reason": "x"}, "contract", "safe mode is on"),
-        ({"success": True, "safe_mode_enabled": False, "enabled_at": None}, "brain-main", "safe mode is off"),
+        ({"success": True, "safe_mode_enabled": False, "enabled_at": None}, "brain_main", "safe mode is off"),
     ],
 )
 def test_safe_mode_dialects(body, dialect, detail):
@@ -109,9 +110,9 @@ def test_post_only_routes_are_found_by_the_405_of_a_get():
 @pytest.mark.parametrize(
     ("schema", "refusal", "dialect"),
     [
-        ({"components": {"schemas": {"EvidenceExportRequest": {"properties": {"from_timestamp": {}}}}}}, '{"error": "x"}', "brain-main"),
+        ({"components": {"schemas": {"EvidenceExportRequest": {"properties": {"from_timestamp": {}}}}}}, '{"error": "x"}', "brain_main"),
         ({"components": {"schemas": {"X": {"properties": {"start_time": {}}}}}}, '{"detail": "x"}', "contract"),
-        ({"components": {}}, '{"detail":"Method Not Allowed"}', "brain-main"),
+        ({"components": {}}, '{"detail":"Method Not Allowed"}', "brain_main"),
         (None, '{"error": "method not allowed", "status": 405}', "contract"),
         ([], "", None),
         (None, "[1]", None),
@@ -144,7 +145,7 @@ def test_real_brain_main_as_shipped_lacks_everything_but_evidence_packs():
         "operations_metrics",
         "safe_mode",
     ]
-    assert result["evidence_packs"]["dialect"] == "brain-main"
+    assert result["evidence_packs"]["dialect"] == "brain_main"
     assert all(result[name]["enables"] for name in CAPABILITIES)
 
 
@@ -152,3 +153,58 @@ def test_an_evidence_route_of_unknown_dialect_is_not_available():
     result = probe_all(fake_backend({"/api/sovereign-mode/evidence/export": (405, ""), "/openapi.json": (200, '{"components": {}}')}))
     assert result["evidence_packs"]["available"] is False
     assert result["evidence_packs"]["detail"] == "mounted, but its request dialect is unknown"
+
+
+# Real main with the Sprint 7 routers: monitoring's /metrics and the safe-mode router.
+SPRINT7 = {
+    "/metrics": (200, page(METRIC_DIALECTS["operations_metrics"][1]["brain_main"])),
+    "/api/safe-mode/status": (200, json.dumps({"success": True, "safe_mode_enabled": False})),
+    "/api/sovereign-mode/evidence/export": (405, '{"detail":"Method Not Allowed"}'),
+    "/api/auth/service-token": (405, '{"detail":"Method Not Allowed"}'),
+}
+
+
+def test_each_capability_lists_the_alerts_it_makes_possible_in_its_dialect():
+    result = probe_all(fake_backend(SPRINT7))
+    assert result["operations_metrics"]["alerts"] == [
+        "GovernanceOverrideActive",
+        "GovernanceBundleQuarantined",
+        "GovernanceModeQuarantine",
+        "BrainModeFlapping",
+        "BrainExecutorFailures",
+        "BrainLastSuccessTooOld",
+    ]
+    # missing capabilities make nothing possible; the others feed no alert
+    assert {name: c["alerts"] for name, c in result.items() if name != "operations_metrics"} == {
+        name: [] for name in CAPABILITIES if name != "operations_metrics"
+    }
+
+
+def test_a_contract_backend_makes_every_backend_alert_possible():
+    contract = {
+        "/api/sovereign-mode/metrics": (200, page(METRIC_DIALECTS["governance_metrics"][1]["contract"])),
+        "/metrics": (200, page(METRIC_DIALECTS["operations_metrics"][1]["contract"])),
+        "/api/sovereign-mode/audit/export": (405, '{"error": "GET is not allowed", "status": 405}'),
+    }
+    result = probe_all(fake_backend(contract))
+    assert "GovernanceOverrideActiveTooLong" in result["governance_metrics"]["alerts"]
+    assert "BrainLatencyP99AboveSLO" in result["operations_metrics"]["alerts"]
+    assert result["audit_export"]["alerts"] == ["BrainEvidenceExportStale", "BrainEvidenceExportFailed"]
+
+
+@pytest.mark.parametrize(
+    ("dialects", "expected"),
+    [
+        ({"governance_metrics": "contract", "operations_metrics": "contract", "safe_mode": "contract"}, ("contract", "from its metrics")),
+        ({"operations_metrics": "brain_main", "safe_mode": "brain_main", "service_tokens": "brain_main"}, ("brain_main", "from its metrics")),
+        ({"governance_metrics": "governance_branch"}, ("governance_branch", "from its metrics")),
+        # main.py as shipped: no metrics; its API says which backend it is
+        ({"evidence_packs": "brain_main", "service_tokens": "brain_main"}, ("brain_main", "from its API, no metrics")),
+        ({"governance_metrics": "contract", "operations_metrics": "brain_main"}, (None, "its metrics speak several dialects (brain_main, contract)")),
+        ({"safe_mode": "contract", "evidence_packs": "brain_main"}, (None, "its capabilities speak several dialects (brain_main, contract)")),
+        ({}, (None, "no capability tells its dialect")),
+    ],
+)
+def test_the_backend_dialect_comes_from_its_metrics_else_its_api(dialects, expected):
+    capabilities = {name: {"available": name in dialects, "dialect": dialects.get(name)} for name in CAPABILITIES}
+    assert backend_dialect(capabilities) == expected

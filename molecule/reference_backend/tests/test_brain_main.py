@@ -1,4 +1,4 @@
-"""The reference backend's brain-main profile on a real systemd host: real BRAiN main's shapes."""
+"""The reference backend's brain_main profile on a real systemd host: real BRAiN main's shapes."""
 
 import json
 
