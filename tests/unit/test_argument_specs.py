@@ -7,7 +7,13 @@ import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
-ROLES = sorted(p.name for p in (ROOT / "roles").iterdir() if (p / "meta/argument_specs.yml").exists())
+SPECS = {
+    p.name: yaml.safe_load((p / "meta/argument_specs.yml").read_text())["argument_specs"]
+    for p in (ROOT / "roles").iterdir()
+    if (p / "meta/argument_specs.yml").exists()
+}
+# Public roles have a `main` entry point; the private role `_common` only task files other roles import.
+ROLES = sorted(role for role, spec in SPECS.items() if "main" in spec)
 
 
 def defaults(role):
@@ -21,11 +27,24 @@ def defaults(role):
 
 
 def options(role):
-    return yaml.safe_load((ROOT / "roles" / role / "meta/argument_specs.yml").read_text())["argument_specs"]["main"]["options"]
+    return SPECS[role]["main"]["options"]
 
 
 def test_every_role_has_specs():
-    assert ROLES and sorted(p.name for p in (ROOT / "roles").iterdir() if p.is_dir()) == ROLES
+    assert ROLES and sorted(p.name for p in (ROOT / "roles").iterdir() if p.is_dir()) == sorted([*ROLES, "_common"])
+
+
+def test_private_entry_points_are_their_task_files():
+    assert sorted(SPECS["_common"]) == sorted(p.stem for p in (ROOT / "roles/_common/tasks").glob("*.yml"))
+
+
+def test_no_role_reaches_into_another_public_role():
+    """Shared internals live in `_common`; a public role never includes or imports another one's tasks."""
+    for tasks in (ROOT / "roles").glob("*/tasks/*.yml"):
+        for task in yaml.safe_load(tasks.read_text()) or []:
+            for key in ("ansible.builtin.include_role", "ansible.builtin.import_role", "include_role", "import_role"):
+                if key in task:
+                    assert task[key]["name"] == "brain.ops_assurance._common", f"{tasks.relative_to(ROOT)}: {task['name']}"
 
 
 @pytest.mark.parametrize("role", ROLES)
