@@ -8,11 +8,11 @@ ENV := . $(CURDIR)/tests/harness/env.sh &&
 # `site` last: it replaces the main job's hosts (same names as the example inventory) and removes them.
 SCENARIOS := reference_backend evidence prometheus site
 
-.PHONY: test site bootstrap lint sanity unit molecule bench
+.PHONY: test site bootstrap lint build sanity unit molecule bench interop
 # `test`'s prerequisites run in their order, also under `make -j`.
 .NOTPARALLEL:
 
-test: bootstrap lint sanity unit molecule
+test: bootstrap lint build sanity unit molecule
 
 site:
 	tests/harness/site.sh
@@ -23,9 +23,14 @@ bootstrap:
 lint:
 	$(ENV) ruff check . && ruff format --check .
 	$(ENV) yamllint --strict .
-	$(ENV) pymarkdown --config .pymarkdown.json scan -r README.md docs
-	$(ENV) ANSIBLE_ROLES_PATH=tests/roles ansible-lint --offline
+	$(ENV) pymarkdown --config .pymarkdown.json scan -r README.md docs roles
+	$(ENV) ansible-lint --offline
 
+# The tarball as published, imported by galaxy-importer (Galaxy's and Automation Hub's checks).
+build:
+	$(ENV) tests/harness/build.sh
+
+# Every ansible-core of tests/sanity/legs.txt; run it under flock /var/tmp/oa-ansible-test.lock.
 sanity:
 	$(ENV) tests/harness/sanity.sh
 
@@ -38,3 +43,8 @@ molecule:
 # Not part of `test`: figures, not pass/fail (see bench/).
 bench:
 	$(ENV) python3 bench/evidence.py
+
+# Not part of `test`: the collection against the real BRAiN routers from a checkout outside this
+# repository (make interop BRAIN_SRC=<checkout>; tests/interop/run.sh, docs/test-harness.md).
+interop:
+	BRAIN_SRC="$(BRAIN_SRC)" tests/interop/run.sh

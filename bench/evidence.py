@@ -3,7 +3,7 @@
 Against baselines measured in the same run, on the same data:
 - brain-audit verify-log (all CPUs, and one process) against `sha256sum` of the same file;
 - brain-evidence-export against `curl` fetching the same pages from the same server.
-Then the budget the verify target leaves per line (CPU per event for verify-log to reach 0.8 x
+Then the budget the verify target leaves per line (CPU per event for verify-log to reach 0.6 x
 `sha256sum`), beside what the steps of a line cost in this process: the fast-path expression alone,
 one SHA-256, and the whole of verify_lines().
 Each time is the best of --repeat runs (on a shared VM noise only ever adds time, to the baselines
@@ -37,7 +37,7 @@ from helpers.backend import Backend  # noqa: E402
 
 EXPORT = ROOT / "scripts" / "brain-evidence-export"
 AUDIT = ROOT / "scripts" / "brain-audit"
-VERIFY_TARGET = 0.8  # verify-log's throughput as a fraction of sha256sum's (issue 4)
+VERIFY_TARGET = 0.6  # verify-log's throughput as a fraction of sha256sum's (issue 16: 0.8 retired, at CPython's floor)
 
 
 def tree_memory_kib(pid):

@@ -10,12 +10,17 @@ options:
     description:
       - Base URL of the BRAiN governance API, for example C(https://brain.example.org).
       - Set it once for a play with C(module_defaults) and the group C(group/brain.ops_assurance.api).
+      - If not set, the environment variable E(BRAIN_API_URL) of the host the module runs on is used (the name the
+        evidence exporter uses).
     type: str
     required: true
   api_token:
     description:
       - Bearer token for the API. Keep it in Ansible Vault.
-      - Never logged and never part of an error message.
+      - If not set, the environment variable E(BRAIN_API_TOKEN) of the host the module runs on is used, so that ad hoc
+        commands need not put the token on a command line (where C(ps) shows it).
+      - Never logged and never part of an error message. Leading and trailing white space is ignored.
+      - Sent only to O(api_url), never on a redirect; C(~/.netrc) is not read.
     type: str
     required: true
   validate_certs:
@@ -27,11 +32,36 @@ options:
     description:
       - PEM file of the CA that signed the server's certificate, when it is not in the system store.
     type: path
+  client_cert:
+    description:
+      - PEM file with a client certificate for mutual TLS; it may hold the private key too.
+    type: path
+  client_key:
+    description:
+      - PEM file with the private key of O(client_cert), when the certificate file does not hold it.
+    type: path
+  use_proxy:
+    description:
+      - Use the proxy that the environment (E(https_proxy), E(http_proxy), E(no_proxy)) names.
+    type: bool
+    default: true
   timeout:
     description:
-      - Seconds to wait for each API response.
+      - Seconds to wait for each API response; above 0.
     type: int
     default: 30
+  retries:
+    description:
+      - How often to try again when no answer comes, or the answer is HTTP 429, 502, 503 or 504. Waits grow
+        exponentially with random jitter and are at least what the answer's C(Retry-After) asks for (up to 120 s).
+      - Every call the modules make is safe to repeat; C(0) tries once.
+    type: int
+    default: 3
+notes:
+  - Only GET requests follow a redirect, and without the token; a redirected POST fails and names where it pointed.
+  - Errors name the operation, the method and the URL (without user information or query) and the HTTP status. The
+    reason is taken from the answer's C(error) or C(detail) member (FastAPI's validation errors as their location and message),
+    at most 300 characters.
 attributes:
   action_group:
     description: Use C(group/brain.ops_assurance.api) in C(module_defaults) to set the connection options once for a play.

@@ -58,6 +58,9 @@ _value:
   elements: dict
 """
 
+import math
+import re
+
 from ansible.errors import AnsibleFilterError
 
 OVERRIDABLE = {"for", "expr", "labels", "annotations", "keep_firing_for", "runbook"}
@@ -111,6 +114,117 @@ def rule_groups(groups, disabled=None, overrides=None, runbook_base_url="", keep
     return result
 
 
+def le_regex(bound):
+    """A regex for a histogram bucket bound that matches every way clients write it.
+
+    Python writes 1.0, Go writes 1, others 1.00: the rules select the bucket by value, never by
+    one spelling (equality on "1" silently selects nothing from a backend that writes "1.0").
+    `[.]` instead of an escaped dot, so the PromQL string needs no backslash.
+    """
+    try:
+        value = float(bound)
+    except (TypeError, ValueError):
+        raise AnsibleFilterError(f"le_regex: not a number: {bound!r}") from None
+    if not math.isfinite(value) or value <= 0:
+        raise AnsibleFilterError(f"le_regex: a bucket bound must be a positive finite number, not {bound!r}")
+    text = repr(value)
+    if "e" in text:
+        raise AnsibleFilterError(f"le_regex: write the bound without an exponent: {bound!r}")
+    whole, fraction = text.split(".")  # repr of a finite float without exponent always has one dot
+    fraction = fraction.rstrip("0")
+    return f"{whole}[.]{fraction}0*" if fraction else f"{whole}([.]0*)?"
+
+
+def duration_seconds(text):
+    """A Prometheus duration (`30s`, `1m30s`, `2h`) in seconds."""
+    parts = re.findall(r"([0-9]+)(ms|s|m|h|d|w|y)", str(text))
+    if not parts or "".join(n + u for n, u in parts) != str(text):
+        raise AnsibleFilterError(f"duration_seconds: not a Prometheus duration: {text!r}")
+    units = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, "y": 31536000}
+    return sum(int(n) * units[u] for n, u in parts)
+
+
+def _check_dialects(dialects):
+    if not isinstance(dialects, dict) or not dialects:
+        raise AnsibleFilterError("prometheus_brain_dialects must be a non-empty dict of dialects")
+    for dialect, jobs in dialects.items():
+        if not re.fullmatch(r"[a-z][a-z0-9_]*", str(dialect)) or not isinstance(jobs, dict) or not jobs:
+            raise AnsibleFilterError(f"prometheus_brain_dialects: {dialect!r}: a dialect is a lower-case name with a dict of scrape jobs")
+        for job, spec in jobs.items():
+            if not isinstance(spec, dict) or not isinstance(spec.get("contract", []), list) or not isinstance(spec.get("renames", {}), dict):
+                raise AnsibleFilterError(f"prometheus_brain_dialects: {dialect}.{job}: expected metrics_path, renames (a dict) and contract (a list)")
+            names = list(spec.get("contract", [])) + list(spec.get("renames", {})) + list(spec.get("renames", {}).values())
+            bad = sorted(n for n in names if not re.fullmatch(r"[a-zA-Z_][a-zA-Z0-9_]*", str(n)))
+            if bad:
+                raise AnsibleFilterError(f"prometheus_brain_dialects: {dialect}.{job}: not metric names: {', '.join(map(str, bad))}")
+
+
+def contract_rules(dialects, grouping, tolerance):
+    """The recording group `brain-contract`: per dialect, scrape job and contract series, the
+    targets that answered within `tolerance` (so one failed scrape does not hide them) but have
+    not exported that series within it. BrainContractMissing alerts on it, whatever the dialect."""
+    _check_dialects(dialects)
+    by = ", ".join(grouping)
+    rules = []
+    for dialect in sorted(dialects):
+        for job in sorted(dialects[dialect]):
+            for metric in dialects[dialect][job].get("contract", []):
+                expr = (
+                    f'max_over_time(up{{job="{job}",dialect="{dialect}"}}[{tolerance}]) == 1'
+                    f' unless on ({by}, job) last_over_time({metric}{{job="{job}"}}[{tolerance}])'
+                )
+                rules.append({"record": "brain:contract_series_missing", "expr": expr, "labels": {"metric": metric}})
+    return [{"name": "brain-contract", "rules": rules}]
+
+
+def dialect_scrape_configs(dialects, targets, dialect, target_dialects=None, jobs=None):
+    """Scrape configs for `targets`, each in its dialect (`target_dialects[target]`, else `dialect`).
+
+    One job per job name the targets' dialects use; per dialect a target group labelled
+    `dialect` (the contract alert and BrainTargetDown select on it) and the dialect's metrics path.
+    A dialect's renames are metric_relabel_configs keyed on that label, so the stored series carry
+    the normalised names from the first sample, stale exactly when the target is.
+    `jobs` holds extra settings per job name (scheme, interval, auth).
+    """
+    _check_dialects(dialects)
+    target_dialects = dict(target_dialects or {})
+    jobs = dict(jobs or {})
+    unknown = sorted({dialect, *target_dialects.values()} - set(dialects))
+    if unknown:
+        raise AnsibleFilterError(f"no such metric dialect: {', '.join(map(str, unknown))} (prometheus_brain_dialects has {', '.join(sorted(dialects))})")
+    stray = sorted(set(target_dialects) - set(targets))
+    if stray:
+        raise AnsibleFilterError(f"prometheus_brain_target_dialects names targets that are not scraped: {', '.join(stray)}")
+    # No targets: the default dialect's jobs, empty, so the configuration keeps its shape.
+    by_dialect = {} if targets else {dialect: []}
+    for target in targets:
+        by_dialect.setdefault(target_dialects.get(target, dialect), []).append(target)
+    configs = {}
+    for name in sorted(by_dialect):
+        for job, spec in sorted(dialects[name].items()):
+            config = configs.setdefault(job, {"job_name": job, **jobs.get(job, {}), "static_configs": [], "metric_relabel_configs": []})
+            labels = {"dialect": name}
+            if spec.get("metrics_path", "/metrics") != "/metrics":
+                labels["__metrics_path__"] = spec["metrics_path"]
+            config["static_configs"].append({"targets": by_dialect[name], "labels": labels})
+            for old, new in sorted(spec.get("renames", {}).items()):
+                config["metric_relabel_configs"].append(
+                    {"source_labels": ["dialect", "__name__"], "regex": f"{name};{old}", "target_label": "__name__", "replacement": new}
+                )
+    result = []
+    for job in sorted(configs):
+        if not configs[job]["metric_relabel_configs"]:
+            del configs[job]["metric_relabel_configs"]
+        result.append(configs[job])
+    return result
+
+
 class FilterModule:
     def filters(self):
-        return {"rule_groups": rule_groups}
+        return {
+            "rule_groups": rule_groups,
+            "le_regex": le_regex,
+            "contract_rules": contract_rules,
+            "dialect_scrape_configs": dialect_scrape_configs,
+            "duration_seconds": duration_seconds,
+        }

@@ -16,7 +16,7 @@ log() { printf '[bootstrap] %s\n' "$*" >&2; }
 host_packages() {
   local pkgs=(podman runc conmon netavark aardvark-dns containernetworking-plugins slirp4netns
     uidmap iptables debootstrap python3-venv curl ca-certificates git rsync make
-    prometheus prometheus-alertmanager systemd shellcheck openssl)
+    prometheus prometheus-alertmanager systemd shellcheck openssl faketime)
   local missing=()
   for p in "${pkgs[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing+=("$p")
@@ -149,11 +149,6 @@ tool_venv() {
     "$VENV/bin/pip" install -q --disable-pip-version-check -r "$ROOT/tests/requirements.txt"
     touch "$VENV/.complete"
   fi
-  # ansible-test bootstraps pip into its sanity venvs with a get-pip script from a host we cannot
-  # reach; it takes a cached copy first, so put our stand-in there under the version it asks for.
-  local pip_version
-  pip_version=$(grep -ohE "pip='[0-9.]+'" "$VENV"/lib/python3*/site-packages/ansible_test/_internal/python_requirements.py | tr -dc '0-9.')
-  install -D -m 0644 "$HERE/get_pip.py" "$HOME/.ansible/test/cache/get_pip_${pip_version//./_}.py"
 }
 
 # The local site's secrets, in Ansible Vault as docs/examples/site tells users to keep theirs:

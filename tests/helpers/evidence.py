@@ -1,9 +1,12 @@
 """Running the evidence scripts as users do: real processes, real HTTP, real files."""
 
 import hashlib
+import http.server
+import json
 import os
 import subprocess
 import sys
+import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -55,3 +58,63 @@ def snapshot(directory):
 def evidence_files(directory):
     """The published evidence (not the lock, not temp files)."""
     return sorted(p.name for p in Path(directory).iterdir() if not p.name.startswith("."))
+
+
+def ansible_module(module, args):
+    """The result of one ad hoc module call on localhost, as a dict (ANSIBLE_STDOUT_CALLBACK=json)."""
+    env = {**os.environ, "ANSIBLE_NOCOLOR": "1", "ANSIBLE_STDOUT_CALLBACK": "ansible.posix.json", "ANSIBLE_LOAD_CALLBACK_PLUGINS": "1"}
+    cmd = [
+        "ansible",
+        "localhost",
+        "-i",
+        "localhost,",
+        "-c",
+        "local",
+        "-e",
+        f"ansible_python_interpreter={sys.executable}",
+        "-m",
+        module,
+        "-a",
+        json.dumps(args),
+    ]
+    r = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300, check=False)
+    return json.loads(r.stdout)["plays"][0]["tasks"][0]["hosts"]["localhost"]
+
+
+def playbook(name, *extra):
+    """Run one of the collection's playbooks by name against localhost; (rc, stdout + stderr)."""
+    env = {**os.environ, "ANSIBLE_NOCOLOR": "1"}
+    cmd = ["ansible-playbook", "-i", "localhost,", "-c", "local", "-e", f"ansible_python_interpreter={sys.executable}", f"brain.ops_assurance.{name}", *extra]
+    r = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300, check=False)
+    return r.returncode, r.stdout + r.stderr
+
+
+class MisbehavingApi:
+    """An export endpoint that answers every request with the given NDJSON body and headers that
+    match it (hash, count, seqs), as a backend with a broken or hostile log would."""
+
+    def __init__(self, body):
+        digest = hashlib.sha256(body).hexdigest()
+        headers = {"Content-Type": "application/x-ndjson", "X-Brain-Content-Hash": digest, "X-Brain-Event-Count": str(body.count(b"\n"))}
+        headers.update({"X-Brain-Has-More": "false", "X-Brain-First-Seq": "1", "X-Brain-Last-Seq": str(body.count(b"\n"))})
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):
+                self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                self.send_response(200)
+                for key, value in headers.items():
+                    self.send_header(key, value)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()

@@ -8,39 +8,19 @@ body, a flipped byte, a body rewritten with matching headers.
 import hashlib
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import requests
 
+from helpers.loopback import LoopbackServer
 
-class FaultProxy:
+
+class FaultProxy(LoopbackServer):
     def __init__(self, upstream):
         self.upstream = upstream
         self.plan = []  # faults for the next requests, in order; then requests pass through
         self.requests = 0
         self.lock = threading.Lock()
-        proxy = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def do_GET(self):
-                proxy.handle(self)
-
-            def do_POST(self):
-                proxy.handle(self)
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
+        self.serve()
 
     def handle(self, h):
         with self.lock:

@@ -6,6 +6,9 @@ python3; all state lives in SQLite under --state-dir, so a restart loses nothing
     python3 server.py --host 127.0.0.1 --port 8000 --state-dir /var/lib/brain-backend \
         [--token-file F] [--read-token-file F] [--protect-metrics] [--enable-drills] \
         [--seed-events N] [--seed-days D] [--seed S]
+
+With --profile brain-main it answers as the real BRAiN main does instead (brain_main.py beside
+this file; needs the cryptography package): see docs/governance-api.md, "Compatibility".
 """
 
 import argparse
@@ -44,6 +47,7 @@ COUNTERS = (
     "authz_denials_total",
     "decisions_total",
     "decisions_traced_total",
+    "override_activations_total",
 )
 
 
@@ -356,6 +360,12 @@ class Backend:
                     "Unix time the active override began; 0 when none is active.",
                     [("", f"{since_epoch:.3f}")],
                 ),
+                (
+                    "sovereign_override_activations_total",
+                    "counter",
+                    "Owner overrides activated (catches one shorter than a scrape).",
+                    [("", c["override_activations_total"])],
+                ),
                 ("sovereign_bundles_quarantined", "gauge", "Bundles currently in quarantine.", [("", len(s["quarantined_bundles"]))]),
                 ("sovereign_axe_trust_violations_total", "counter", "AXE trust violations recorded.", [("", c["axe_trust_violations_total"])]),
                 ("sovereign_preflight_failures_total", "counter", "Failed governance preflight checks.", [("", c["preflight_failures_total"])]),
@@ -382,6 +392,12 @@ class Backend:
                 ("brain_authz_denials_total", "counter", "API requests refused to a token without the right role.", [("", c["authz_denials_total"])]),
                 ("brain_policy_violations_total", "counter", "Policy violations detected.", [("", c["policy_violations_total"])]),
                 ("brain_decisions_total", "counter", "Governance decisions taken.", [("", decisions)]),
+                (
+                    "brain_decisions_untraced_total",
+                    "counter",
+                    "Decisions recorded without a complete trace.",
+                    [("", decisions - c["decisions_traced_total"])],
+                ),
                 ("brain_trace_completeness_ratio", "gauge", "Share of decisions with a complete trace (1 when none yet).", [("", f"{completeness:.6f}")]),
                 ("brain_audit_last_seq", "gauge", "Sequence number of the newest audit event.", [("", self.store.last_seq)]),
                 ("brain_request_duration_seconds", "histogram", "API request latency by route.", self.metrics.render),
@@ -525,7 +541,9 @@ class Backend:
                 return {"changed": False, "override": st["override"]}
             now = format_ts(datetime.now(UTC))
             override = {"active": True, "reason": reason, "activated_at": now, "activated_by": actor}
-            change("sovereign.override_activated", "WARNING", actor, {"reason": reason}, updates=[("override", override)])
+            change(
+                "sovereign.override_activated", "WARNING", actor, {"reason": reason}, updates=[("override", override)], counters=["override_activations_total"]
+            )
             return {"changed": True, "override": override}
         if action == "override/clear":
             reason = reason_of(body)
@@ -658,6 +676,7 @@ class Handler(BaseHTTPRequestHandler):
 
     def _dispatch(self, method):
         self._started = time.perf_counter()
+        self._body_read = False
         path = urlsplit(self.path).path
         self._route = path if path in ROUTE_PATHS else ("/api/drill" if path.startswith(DRILL_PREFIX) else "other")
         try:
@@ -732,6 +751,7 @@ class Handler(BaseHTTPRequestHandler):
             raise ApiError(400, "Content-Length is not a number") from None
         if length < 0 or length > MAX_BODY:
             raise ApiError(413, f"the body must be at most {MAX_BODY} bytes")
+        self._body_read = True
         raw = self.rfile.read(length) if length else b""
         if not raw.strip():
             return {}
@@ -749,6 +769,10 @@ class Handler(BaseHTTPRequestHandler):
     def _send(self, status, payload, content_type, headers=None):
         # Observed before the answer leaves, so a client that reads the metrics next sees it.
         self.backend.metrics.observe(self._route, time.perf_counter() - self._started)
+        if not self._body_read and (self.headers.get("Content-Length", "0") not in ("", "0") or "Transfer-Encoding" in self.headers):
+            # Refused before its body was read: close, so the unread body is never taken for a request.
+            self.close_connection = True
+            headers = {**(headers or {}), "Connection": "close"}
         self.send_response(status)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(payload)))
@@ -788,7 +812,9 @@ def parse_args(argv):
     p.add_argument("--seed-days", type=float, default=7.0, metavar="D", help="spread seeded events over the D days before --seed-end")
     p.add_argument("--seed-end", metavar="TIME", help="end of the seeded span, ISO 8601 with a zone, not in the future (default: now)")
     p.add_argument("--seed", type=int, default=None, help="random seed for --seed-events")
+    brain_main_options(p)
     args = p.parse_args(argv)
+    check_profile_options(p, args)
     if args.read_token_file and not args.token_file:
         p.error("--read-token-file needs --token-file")
     if args.seed_events < 0 or args.seed_days <= 0:
@@ -803,23 +829,51 @@ def parse_args(argv):
     return args
 
 
-def main(argv=None):
-    args = parse_args(argv)
-    os.makedirs(args.state_dir, mode=0o700, exist_ok=True)
-    store = Store(os.path.join(args.state_dir, "brain.sqlite3"))
-    if args.seed_events:
-        added = store.seed(args.seed_events, args.seed_days, random.Random(args.seed), args.seed_end)
-        if added:
-            print(f"seeded {added} events over {args.seed_days:g} days", file=sys.stderr)
-    backend = Backend(store, args.enable_drills)
-    if os.environ.get("BRAIN_SAFE_MODE", "").strip().lower() in ("1", "true", "yes", "on"):
-        backend.set_safe_mode(True, "BRAIN_SAFE_MODE set at start-up", "system", source="env")
-    tokens = {}
-    if args.token_file:
-        tokens["admin"] = read_token(args.token_file, "token file")
-    if args.read_token_file:
-        tokens["reader"] = read_token(args.read_token_file, "read token file")
-    handler = type("BoundHandler", (Handler,), {"backend": backend, "tokens": tokens, "protect_metrics": args.protect_metrics})
+def brain_main_options(p):
+    """Options of the brain-main profile (real BRAiN main at ad0f2d05, brain_main.py)."""
+    g = p.add_argument_group("profile", "--profile brain-main answers as the real BRAiN main does (docs/governance-api.md)")
+    g.add_argument("--profile", choices=("seed", "brain-main"), default="seed", help="seed: the contract in docs/governance-api.md (default)")
+    g.add_argument(
+        "--brain-routers", choices=("shipped", "sprint7"), default="shipped", help="main.py as shipped, or with the Sprint 7 safe-mode and monitoring routers"
+    )
+    g.add_argument("--jwt-key-file", help="RSA private key (PEM) that signs and checks tokens; default BRAIN_JWT_PRIVATE_KEY, else a new one")
+    g.add_argument("--client-id-file", help="service account client id for POST /api/auth/service-token")
+    g.add_argument("--client-secret-file", help="that service account's client secret")
+    g.add_argument("--client-scopes", default="", metavar="SCOPES", help="space-separated scopes the service account may request")
+    g.add_argument("--login-email", help="a user for POST /api/auth/login")
+    g.add_argument("--login-password-file", help="that user's password (at least 8 characters)")
+    g.add_argument("--login-role", choices=("admin", "operator", "viewer"), default="admin", help="that user's role (the token's role claim)")
+    g.add_argument("--network", choices=("online", "offline"), default="online", help="what the connectivity check finds")
+    g.add_argument(
+        "--ipv6-gate", choices=("not_applicable", "pass", "fail"), default="not_applicable", help="what the IPv6 gate finds on a switch to sovereign"
+    )
+
+
+SEED_ONLY = ("token_file", "read_token_file", "protect_metrics")
+BRAIN_MAIN_ONLY = ("jwt_key_file", "client_id_file", "client_secret_file", "login_email", "login_password_file")
+
+
+def check_profile_options(p, args):
+    def flag(name):
+        return "--" + name.replace("_", "-")
+
+    if args.profile == "brain-main":
+        used = [flag(n) for n in SEED_ONLY if getattr(args, n)]
+        if used:
+            p.error(f"{', '.join(used)}: seed profile only; brain-main authenticates with RS256 JWTs (--jwt-key-file)")
+        if bool(args.client_id_file) != bool(args.client_secret_file):
+            p.error("--client-id-file and --client-secret-file go together")
+        if bool(args.login_email) != bool(args.login_password_file):
+            p.error("--login-email and --login-password-file go together")
+    else:
+        used = [flag(n) for n in BRAIN_MAIN_ONLY if getattr(args, n)]
+        if args.brain_routers != "shipped":
+            used.append("--brain-routers")
+        if used:
+            p.error(f"{', '.join(used)}: needs --profile brain-main")
+
+
+def serve(args, handler):
     ThreadingHTTPServer.daemon_threads = True
     ThreadingHTTPServer.allow_reuse_address = True
     try:
@@ -835,7 +889,42 @@ def main(argv=None):
     print(f"listening on {args.host}:{server.server_address[1]}", file=sys.stderr, flush=True)
     server.serve_forever()
     server.server_close()
-    store.db.close()
+
+
+def main_brain(args):
+    import brain_main  # here, so the seed profile needs only the standard library
+
+    os.makedirs(args.state_dir, mode=0o700, exist_ok=True)
+    if args.seed_events:
+        added = brain_main.seed_audit_file(args.state_dir, args.seed_events, args.seed_days, random.Random(args.seed), args.seed_end)
+        if added:
+            print(f"seeded {added} audit entries over {args.seed_days:g} days", file=sys.stderr)
+    serve(args, brain_main.handler_class(args))
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    if args.profile == "brain-main":
+        return main_brain(args)
+    os.makedirs(args.state_dir, mode=0o700, exist_ok=True)
+    store = Store(os.path.join(args.state_dir, "brain.sqlite3"))
+    if args.seed_events:
+        added = store.seed(args.seed_events, args.seed_days, random.Random(args.seed), args.seed_end)
+        if added:
+            print(f"seeded {added} events over {args.seed_days:g} days", file=sys.stderr)
+    backend = Backend(store, args.enable_drills)
+    if os.environ.get("BRAIN_SAFE_MODE", "").strip().lower() in ("1", "true", "yes", "on"):
+        backend.set_safe_mode(True, "BRAIN_SAFE_MODE set at start-up", "system", source="env")
+    tokens = {}
+    if args.token_file:
+        tokens["admin"] = read_token(args.token_file, "token file")
+    if args.read_token_file:
+        tokens["reader"] = read_token(args.read_token_file, "read token file")
+    handler = type("BoundHandler", (Handler,), {"backend": backend, "tokens": tokens, "protect_metrics": args.protect_metrics})
+    try:
+        serve(args, handler)
+    finally:
+        store.db.close()
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 gives a one-line reason and its exit code, publishes nothing partial, overwrites nothing, and the
 next run completes."""
 
+import hashlib
 import json
 import os
 import re
@@ -14,7 +15,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from helpers.backend import ADMIN, READER, free_port
-from helpers.evidence import EXPORT, day, evidence_files, export, seeded_backend, snapshot, verify_log
+from helpers.evidence import EXPORT, MisbehavingApi, day, evidence_files, export, seeded_backend, snapshot, verify_log
 from helpers.fault_proxy import FaultProxy
 
 THREE_DAYS = [day(-4), day(-3), day(-2)]
@@ -258,7 +259,7 @@ def test_disk_full(backend, tmp_path):
         assert snapshot(mnt).keys() == before.keys()  # no partial file, no temp file
         subprocess.run(["mount", "-o", "remount,size=4m", str(mnt)], check=True)
         assert export(backend.url(""), mnt, "--date", day(-3)).returncode == 0
-        assert verify_log(mnt).returncode == 0
+        assert verify_log(mnt, "--until", day(-3)).returncode == 0
     finally:
         subprocess.run(["umount", str(mnt)], check=True)
 
@@ -349,3 +350,70 @@ def test_a_bad_signing_key_is_a_configuration_error(backend, evdir, tmp_path, co
         path.write_bytes(content)
     one_line_error(export(backend.url(""), evdir, "--date", day(-2), "--signing-key", str(path)), 3, message.format(path=path))
     assert evidence_files(evdir) == []
+
+
+# ---- files it does not own, hostile API lines, disk full after the data (issue 16) ---------------
+def test_files_it_does_not_own_are_ignored_with_a_warning_and_a_metric(backend, evdir, tmp_path):
+    (evdir / "audit-2026-13-45.jsonl").write_text("not mine\n")
+    (evdir / "notes.txt").write_text("an operator's notes\n")
+    textfile = tmp_path / "textfile"
+    textfile.mkdir()
+    r = export(backend.url(""), evdir, "--date", day(-2), "--textfile-dir", str(textfile))
+    assert r.returncode == 0, r.stderr
+    assert f"warning: ignoring 'audit-2026-13-45.jsonl' in {evdir}: not a file this exporter writes" in r.stderr
+    assert f"warning: ignoring 'notes.txt' in {evdir}" in r.stderr
+    assert "brain_evidence_export_ignored_files 2\n" in (textfile / "brain_evidence_export.prom").read_text()
+    assert (evdir / "audit-2026-13-45.jsonl").read_text() == "not mine\n"
+    assert export(backend.url(""), evdir, "--date", day(-1)).returncode == 0  # the next run too
+
+
+def hostile_line(details):
+    event = {"actor": "system", "details": {}, "event_id": "e1", "event_type": "t", "prev_hash": "0" * 64, "seq": 1}
+    event.update(severity="INFO", timestamp=f"{day(-2)}T00:00:00.000000Z", trace_id=None)
+    entry = json.dumps(event, sort_keys=True, separators=(",", ":")).encode().replace(b'"details":{}', b'"details":' + details)
+    digest = hashlib.sha256(entry + b"0" * 64).hexdigest().encode()
+    return entry.replace(b',"prev_hash"', b',"hash":"' + digest + b'","prev_hash"') + b"\n"
+
+
+@pytest.mark.parametrize(
+    "details,message",
+    [
+        (b'{"a":"\\ud800"}', "not valid Unicode (a lone surrogate \\ud800)"),
+        (b'{"a":' + b"[" * 50000 + b"]" * 50000 + b"}", "nested deeper than 32 levels"),
+        (b'{"a":' + b"7" * 5000 + b"}", "Exceeds the limit (4300 digits)"),
+    ],
+    ids=["lone-surrogate", "deep-nesting", "huge-integer"],
+)
+def test_hostile_api_lines_are_a_malformed_response(evdir, details, message):
+    api = MisbehavingApi(hostile_line(details))
+    try:
+        r = export(api.url, evdir, "--date", day(-2))
+    finally:
+        api.close()
+    one_line_error(r, 7, f"malformed response: the API's events for {day(-2)}: line 1: ")
+    assert message in r.stderr and "Traceback" not in r.stderr and evidence_files(evdir) == []
+
+
+def test_disk_full_after_the_data_file_publishes_nothing_of_the_day(backend, tmp_path):
+    """The data file fits, its sidecar does not: nothing of the day may be visible, and the error
+    must say so truthfully."""
+    probe = tmp_path / "probe"
+    probe.mkdir()
+    assert export(backend.url(""), probe, "--date", day(-4)).returncode == 0
+    size = (probe / f"audit-{day(-4)}.jsonl").stat().st_size
+    mnt = tmp_path / "small"
+    mnt.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(mnt)], check=False).returncode:
+        pytest.fail("the fault suite needs root to mount a small tmpfs")
+    try:
+        # Leave room for the data file's pages and nothing more.
+        free = os.statvfs(mnt).f_bavail * os.statvfs(mnt).f_frsize
+        (mnt / ".filler").write_bytes(b"\0" * (free - -(-size // 4096) * 4096))
+        r = export(backend.url(""), mnt, "--date", day(-4))
+        one_line_error(r, 9, f"no space left on the device writing the evidence of {day(-4)}: nothing of {day(-4)} was published")
+        assert evidence_files(mnt) == [] and [p.name for p in mnt.iterdir() if ".tmp-" in p.name] == []
+        (mnt / ".filler").unlink()
+        assert export(backend.url(""), mnt, "--date", day(-4)).returncode == 0
+        assert evidence_files(mnt) == all_sets([day(-4)])
+    finally:
+        subprocess.run(["umount", str(mnt)], check=True)

@@ -2,18 +2,27 @@
 where, and raises no false alarm on clean data. The evidence is made by the real exporter from
 the real reference backend, then damaged the way an intruder or a broken disk would."""
 
+import contextlib
 import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
+import tempfile
+from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
+from unittest import mock
 
 import pytest
 from ansible_collections.brain.ops_assurance.plugins.module_utils import evidence
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from helpers.evidence import day, export, seeded_backend, verify_log
+from helpers.evidence import AUDIT, ansible_module, day, export, playbook, seeded_backend, verify_log
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from hypothesis.configuration import set_hypothesis_home_dir
 
 DAYS = [day(-4), day(-3), day(-2), day(-1)]  # day(-1) has no events
 
@@ -354,3 +363,453 @@ def test_cryptography_is_loaded_only_for_signatures(ev, pub, monkeypatch):
     monkeypatch.setitem(sys.modules, "cryptography.hazmat.primitives.asymmetric.ed25519", None)
     with pytest.raises(evidence.EvidenceError, match=r"^checking signatures needs the Python package cryptography \(Debian: python3-cryptography\)$"):
         evidence.verify_path(str(ev), pub)
+
+
+# ---- deletion of the newest days, and nothing to verify (issue 16) -------------------------------
+def day_files(ev, d):
+    return [ev / f"audit-{d}.jsonl", ev / f"audit-{d}.jsonl.sha256", ev / f"manifest-{d}.json", ev / f"manifest-{d}.json.sig"]
+
+
+def delete_days(ev, *days):
+    for d in days:
+        for path in day_files(ev, d):
+            path.unlink()
+
+
+def hours_since_end_of(d):
+    """Whole hours since the end (24:00 UTC) of day `d`, rounded down."""
+    return int((datetime.now(UTC) - datetime.combine(date.fromisoformat(d) + timedelta(days=1), time(0), UTC)).total_seconds() // 3600)
+
+
+@pytest.mark.parametrize("signed", [False, True], ids=["unsigned", "signed"])
+def test_deleting_the_newest_day_is_found(ev, pub, signed):
+    delete_days(ev, DAYS[3])
+    args = ("--public-key", pub) if signed else ()
+    age = hours_since_end_of(DAYS[2])  # 24 to 47: the day before the deleted one
+    r = verify_log(ev, "--max-age", str(age - 1), *args)
+    expected = f"FAIL {ev}/manifest-{DAYS[3]}.json: missing day {DAYS[3]}: the newest evidence is of {DAYS[2]}, but the newest day may have ended at most"
+    assert r.returncode == 1 and expected in r.stdout, r.stdout
+    # The default (28 hours) at a time of day after the 02:00 export and its two hours, in-process:
+    # between 00:00 and 04:00 UTC the newest day may still be the one before yesterday.
+    noon = datetime.combine(date.fromisoformat(DAYS[3]) + timedelta(days=1), time(12), UTC)
+    report = evidence.verify_path(str(ev), pub if signed else None, now=noon)
+    assert [e["problems"] for e in report.failed] == [
+        [expected.split(": ", 1)[1] + f" 28 hours ago (now {noon:%Y-%m-%dT%H:%MZ}): newest days deleted, or the export stopped?"]
+    ]
+    assert evidence.verify_path(str(ev), now=noon - timedelta(hours=9)).ok  # 03:00: the export may be running
+
+
+def test_until_requires_every_day_up_to_it(ev, pub):
+    delete_days(ev, DAYS[2], DAYS[3])
+    expected = f"missing days {DAYS[2]} to {DAYS[3]}: the newest evidence is of {DAYS[1]}, but every day up to {DAYS[3]} was asked for"
+    fails_with(ev, expected, args=("--until", DAYS[3], "--public-key", pub))
+    fails_with(ev, expected, args=("--until", DAYS[3], "--max-age", "0"))  # the auditor's own expectation wins
+
+
+def test_max_age_zero_is_the_off_switch_for_an_old_copy(ev):
+    delete_days(ev, DAYS[2], DAYS[3])
+    r = verify_log(ev, "--max-age", "0")
+    assert r.returncode == 0 and r.stdout.splitlines()[-1].startswith("PASS: 6 checked"), r.stdout
+    age = hours_since_end_of(DAYS[1])
+    assert verify_log(ev, "--max-age", str(age + 1)).returncode == 0
+    fails_with(ev, f"missing day {DAYS[2]}: the newest evidence is of {DAYS[1]}", args=("--max-age", str(age - 1)))
+    assert verify_log(ev, "--max-age", "-1").returncode == 2
+
+
+@pytest.mark.parametrize("content", [[], ["README", ".lock"]], ids=["empty", "no-evidence"])
+def test_a_directory_without_evidence_fails(tmp_path, content):
+    for name in content:
+        (tmp_path / name).write_text("x\n")
+    r = verify_log(tmp_path)
+    assert r.returncode == 1 and r.stdout.splitlines() == [
+        f"FAIL {tmp_path}: no evidence found: no audit-YYYY-MM-DD.jsonl or manifest-YYYY-MM-DD.json in the directory",
+        "FAIL: 1 checked, 1 failed",
+    ]
+
+
+def test_a_range_with_no_day_in_it_fails(ev):
+    fails_with(ev, f"nothing checked: the evidence ({DAYS[0]} to {DAYS[3]}) has no day from {day(3)} to the last", args=("--since", day(3)))
+
+
+# ---- the chain start: an empty first day (issue 16) ---------------------------------------------
+def test_a_chain_whose_first_day_is_empty_verifies(tmp_path):
+    """A first timer run on a quiet backend: the first day has no events (chain_head null), the
+    next day's first event starts the chain. The exporter accepts it; so must the verifier."""
+    backend = seeded_backend(tmp_path, 500, 2, -2)  # events on day(-4) and day(-3) only
+    (tmp_path / "ev").mkdir()
+    try:
+        r = export(backend.url(""), tmp_path / "ev", "--start-date", day(-5), "--date", day(-3))
+        assert r.returncode == 0, r.stderr
+    finally:
+        backend.stop()
+    first = json.loads((tmp_path / "ev" / f"manifest-{day(-5)}.json").read_bytes())
+    assert first["chain_head"] is None and first["event_count"] == 0
+    r = verify_log(tmp_path / "ev", "--until", day(-3))
+    assert r.returncode == 0 and r.stdout.splitlines()[-1] == "PASS: 9 checked, 0 failed", r.stdout
+
+
+def test_the_chain_start_rule_is_one_function():
+    assert evidence.chain_continues(None, "a" * 64)  # nothing exported before: the chain starts here
+    assert evidence.chain_continues("b" * 64, "b" * 64)
+    assert not evidence.chain_continues("b" * 64, "a" * 64)
+    export_source = (Path(evidence.__file__).parents[2] / "scripts" / "brain-evidence-export").read_text()
+    assert "evidence.chain_continues(" in export_source and 'chain_head"] and data["count"] and data["chain_prev"] !=' not in export_source
+
+
+# ---- the fast path on first lines (issue 16) -------------------------------------------------------
+def honest_line(**changes):
+    """A valid event line, or one with `changes` applied to its members, with a hash that is
+    honest for its bytes (as an intruder would recompute it)."""
+    event = {"actor": "system", "details": {"a": 1}, "event_id": "e", "event_type": "t", "prev_hash": "0" * 64, "seq": 1}
+    event.update(severity="INFO", timestamp="2026-01-01T00:00:00.000000Z", trace_id=None, **changes)
+    entry = evidence.canonical_json(event)
+    h = hashlib.sha256(entry + event["prev_hash"].encode()).hexdigest().encode()
+    return entry.replace(b',"prev_hash"', b',"hash":"' + h + b'","prev_hash"') + b"\n"
+
+
+@pytest.mark.parametrize(
+    "prev_hash,message",
+    [("A" * 64, "prev_hash is not 64 lower-case hex digits"), ("g" * 64, "prev_hash is not 64 lower-case hex digits")],
+    ids=["upper-case", "not-hex"],
+)
+def test_a_first_line_the_full_parser_rejects_is_rejected(prev_hash, message):
+    chain = evidence.verify_lines(honest_line(prev_hash=prev_hash))
+    assert chain.malformed == 1 and chain.messages() == [f"line 1: {message}"]
+
+
+def test_a_first_line_whose_prev_hash_holds_a_raw_newline_is_rejected():
+    line = honest_line().replace(b'"prev_hash":"' + b"0" * 64, b'"prev_hash":"' + b"0" * 30 + b"\n" + b"0" * 33)
+    chain = evidence.verify_lines(line)
+    assert chain.malformed == 2 and chain.count == 0, chain.messages()
+
+
+# ---- single-file mode (issue 16) -----------------------------------------------------------------
+def test_a_single_file_needs_its_manifest(ev):
+    rewrite(data(ev), lines(data(ev))[:-3])
+    digest = hashlib.sha256(data(ev).read_bytes()).hexdigest()
+    (ev / f"audit-{DAYS[1]}.jsonl.sha256").write_text(f"{digest}  audit-{DAYS[1]}.jsonl\n")
+    (ev / f"manifest-{DAYS[1]}.json").unlink()
+    r = verify_log(data(ev))
+    assert r.returncode == 1 and f"FAIL {ev}/manifest-{DAYS[1]}.json: missing: {DAYS[1]} has no manifest" in r.stdout, r.stdout
+
+
+def test_a_data_file_that_is_a_symlink_is_refused(ev, tmp_path):
+    copy = tmp_path / "elsewhere.jsonl"
+    copy.write_bytes(data(ev).read_bytes())
+    data(ev).unlink()
+    data(ev).symlink_to(copy)
+    expected = f"FAIL {data(ev)}: a symbolic link: refused, evidence is read from regular files only"
+    for target in (data(ev), ev):
+        r = verify_log(target)
+        assert r.returncode == 1 and expected in r.stdout, r.stdout
+
+
+def test_a_single_file_is_checked_with_the_public_key(ev, pub):
+    other = Ed25519PrivateKey.generate()
+    manifest = ev / f"manifest-{DAYS[1]}.json"
+    (ev / f"manifest-{DAYS[1]}.json.sig").write_bytes(evidence.sign(other, manifest.read_bytes()))
+    r = verify_log(data(ev), "--public-key", pub)
+    assert r.returncode == 1 and "bad signature" in r.stdout, r.stdout
+
+
+# ---- malformed input is a FAIL line, never a traceback (issue 16) ---------------------------------
+def no_traceback(r):
+    assert "Traceback" not in r.stderr and r.stderr == "", r.stderr
+    return r
+
+
+@pytest.mark.parametrize(
+    "member,value,message",
+    [
+        ("chain_head", 5, "the manifest has chain_head that is not 64 lower-case hex digits or null"),
+        ("last_seq", "7", "the manifest has last_seq that is not a seq or null"),
+        ("previous_manifest", {"date": 1, "sha256": "x"}, 'the manifest has previous_manifest that is not null or {"date": YYYY-MM-DD, "sha256": hex}'),
+        ("event_count", True, "the manifest has event_count that is not a count"),
+        ("format_version", 1.0, "the manifest has format_version 1.0; this verifier reads 1"),
+    ],
+)
+def test_manifest_members_of_the_wrong_type(ev, member, value, message):
+    path = ev / f"manifest-{DAYS[1]}.json"
+    manifest = json.loads(path.read_bytes())
+    manifest[member] = value
+    path.write_bytes(json.dumps(manifest, sort_keys=True, separators=(",", ":")).encode() + b"\n")
+    no_traceback(verify_log(ev))
+    fails_with(ev, f"FAIL {path}: {message}")
+
+
+def test_deeply_nested_json(ev):
+    ls = lines(data(ev))
+    ls[1] = ls[1].replace(b'"details":{', b'"details":{"deep":' + b"[" * 100000 + b"]" * 100000 + b",", 1)
+    rewrite(data(ev), ls)
+    (ev / f"manifest-{DAYS[2]}.json").write_bytes(b"[" * 100000 + b"]" * 100000 + b"\n")
+    no_traceback(verify_log(ev))
+    fails_with(ev, "line 2: nested deeper than 32 levels", f"FAIL {ev}/manifest-{DAYS[2]}.json: the manifest is nested deeper than 32 levels")
+
+
+def test_lone_surrogates(ev):
+    ls = lines(data(ev))
+    ls[0] = ls[0].replace(b'"details":{', b'"details":{"a":"\\ud800",', 1)
+    rewrite(data(ev), ls)
+    no_traceback(verify_log(ev))
+    fails_with(ev, "line 1: not valid Unicode (a lone surrogate \\ud800)")
+
+
+@pytest.mark.parametrize("where", ["seq", "details"])
+def test_integers_longer_than_4300_digits(ev, where):
+    ls = lines(data(ev))
+    big = b"9" * 5000
+    ls[2] = re.sub(rb'"seq":\d+', b'"seq":' + big, ls[2]) if where == "seq" else ls[2].replace(b'"details":{', b'"details":{"a":' + big + b",", 1)
+    rewrite(data(ev), ls)
+    no_traceback(verify_log(ev))
+    fails_with(ev, "line 3: not valid JSON (Exceeds the limit (4300 digits) for integer string conversion")
+
+
+def test_a_line_longer_than_the_bound(ev, monkeypatch):
+    ls = lines(data(ev))
+    ls[4] = ls[4].replace(b'"details":{', b'"details":{"a":"' + b"x" * (evidence.MAX_LINE_BYTES + 10) + b'",', 1)
+    rewrite(data(ev), ls)
+    r = no_traceback(verify_log(ev))
+    assert f"line 5: longer than {evidence.MAX_LINE_BYTES} bytes" in r.stdout and "line 6: chain broken" in r.stdout, r.stdout
+    assert evidence.verify_data_file(str(data(ev)), DAYS[1], jobs=1)["problems"] == evidence.verify_data_file(str(data(ev)), DAYS[1], jobs=1)["problems"]
+
+
+def test_a_stray_file_name_does_not_stop_the_directory(ev):
+    (ev / "audit-2026-02-30.jsonl").write_text("")
+    (ev / "manifest-2026-13-01.json").write_text("")
+    out = fails_with(
+        ev, f"FAIL {ev}/audit-2026-02-30.jsonl: not evidence: the name does not hold a real date", f"FAIL {ev}/manifest-2026-13-01.json: not evidence"
+    )
+    assert out.count("PASS ") == 12
+
+
+def test_a_name_that_is_not_utf8_is_printed_not_raised(ev):
+    os.close(os.open(os.path.join(os.fsencode(ev), b"audit-\xff.jsonl"), os.O_CREAT | os.O_WRONLY))
+    r = no_traceback(verify_log(ev))
+    assert r.returncode == 1 and "audit-\\udcff.jsonl: not evidence" in r.stdout, r.stdout
+    assert json.loads(verify_log(ev, "--json").stdout)["ok"] is False
+
+
+@pytest.mark.parametrize("victim", ["sidecar", "manifest", "signature", "data"])
+def test_a_fifo_in_place_of_evidence_is_refused_without_blocking(ev, pub, victim):
+    path = {"sidecar": data(ev).with_name(data(ev).name + ".sha256"), "manifest": ev / f"manifest-{DAYS[1]}.json", "data": data(ev)}.get(
+        victim, ev / f"manifest-{DAYS[1]}.json.sig"
+    )
+    path.unlink()
+    os.mkfifo(path)
+    r = subprocess.run([sys.executable, str(AUDIT), "verify-log", str(ev), "--public-key", pub], capture_output=True, text=True, timeout=60, check=False)
+    no_traceback(r)
+    name = path.name
+    assert r.returncode == 1 and "a FIFO: refused, evidence is read from regular files only" in r.stdout and name in r.stdout, r.stdout
+
+
+# ---- signatures that were not checked (issue 16) ----------------------------------------------------
+def test_signatures_not_checked_is_said_on_every_signed_line_and_in_json(ev):
+    r = verify_log(ev)
+    signed = [line for line in r.stdout.splitlines() if "/manifest-" in line]
+    assert r.returncode == 0 and len(signed) == 4 and all(line.endswith("; signatures NOT checked") for line in signed), r.stdout
+    assert r.stdout.splitlines()[-1] == "PASS: 12 checked, 0 failed; signatures NOT checked (4 signature files, no public key given)"
+    result = json.loads(verify_log(ev, "--json").stdout)
+    assert result["signatures"] == "NOT checked"
+    assert [e["notes"] for e in result["results"] if "/manifest-" in e["path"]] == [["signatures NOT checked"]] * 4
+
+
+def test_signatures_checked_is_said_too(ev, pub):
+    assert json.loads(verify_log(ev, "--json", "--public-key", pub).stdout)["signatures"] == "checked"
+    for sig in ev.glob("*.sig"):
+        sig.unlink()
+    assert json.loads(verify_log(ev, "--json").stdout)["signatures"] == "none found"
+
+
+# ---- properties (Hypothesis): fast path and full parser agree; nothing raises -------------------
+# Bounded: 900 examples in all (500 + 300 + 100), under a minute on 2 busy CPUs; derandomized, so a run is reproducible and
+# `make test` never fails on an example the previous run did not try.
+# Its caches go outside the checkout, which is packaged as the collection.
+set_hypothesis_home_dir(os.path.join(tempfile.gettempdir(), "brain-oa-hypothesis"))
+PROPERTY = settings(max_examples=500, deadline=None, derandomize=True, database=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+NEVER = re.compile(rb"(?!)")  # a fast path that matches nothing: every line takes the full parser
+HEX = "0123456789abcdef"
+TEXT = st.text(st.characters(codec=None, exclude_categories=()), max_size=6)  # lone surrogates and controls included
+SCALARS = st.none() | st.booleans() | st.integers(-(10**20), 10**20) | st.floats(allow_nan=False) | TEXT
+VALUES = st.recursive(SCALARS, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(TEXT, inner, max_size=3), max_leaves=6)
+SIMPLE = st.text(st.characters(codec="utf-8", exclude_characters="\ud800"), max_size=6)
+VALID = st.fixed_dictionaries(
+    {
+        "actor": SIMPLE,
+        "details": st.dictionaries(st.text('ab !"\\é', max_size=3), st.none() | st.booleans() | st.integers(-(10**19), 10**19) | SIMPLE, max_size=3),
+        "event_id": SIMPLE,
+        "event_type": SIMPLE,
+        "prev_hash": st.text(HEX, min_size=64, max_size=64),
+        "seq": st.integers(1, 3) | st.integers(10**17, 2**63),
+        "severity": st.sampled_from(evidence.SEVERITIES),
+        "timestamp": st.sampled_from(["2026-01-01T00:00:00.000000Z", "2026-01-01T23:59:59.999999Z"]),
+        "trace_id": st.none() | SIMPLE,
+    }
+)
+# One change at a time to a valid event, so that most lines are one step from valid: where the
+# fast path and the full parser could disagree. Each is (member, strategy for its new value).
+EDGES = [
+    ("prev_hash", st.text(HEX.upper() + "gz", min_size=64, max_size=64) | st.text(HEX + 'A\n\t"\\\x00é', min_size=63, max_size=65)),
+    ("hash", st.text(HEX.upper() + "\n", min_size=64, max_size=64) | VALUES),
+    ("seq", st.sampled_from([0, -1, 2**63, 10**19, True, 1.0, "1", 10**5000 // 10**700])),
+    ("details", st.dictionaries(TEXT, VALUES, max_size=5) | VALUES),
+    ("timestamp", st.sampled_from(["2026-01-02T00:00:00.000000Z", "2026-01-01T00:00:00Z", "٢٠٢٦-01-01T00:00:00.000000Z", "2026-01-01T00:00:00.000000Z\n"])),
+    ("severity", st.sampled_from(["info", "", 1, None])),
+    ("trace_id", VALUES),
+    ("actor", TEXT | VALUES),
+]
+
+
+@st.composite
+def lines_(draw):
+    """An event line as a backend or an intruder might write it: a valid event, or one changed in
+    one way (a member's value, a member missing or extra, another serialisation, raw bytes), with
+    a hash that is honest for its bytes (as an intruder would recompute it) unless the change is
+    to the hash itself."""
+    event = draw(VALID)
+    change = draw(st.sampled_from(["none", "none", "member", "member", "member", "drop", "extra", "style", "bytes", "newline"]))
+    hash_value = None
+    if change == "member":
+        member, values = draw(st.sampled_from(EDGES))
+        if member == "hash":
+            hash_value = draw(values)
+        else:
+            event[member] = draw(values)
+    elif change == "drop":
+        del event[draw(st.sampled_from(sorted(event)))]
+    elif change == "extra":
+        event["zzz"] = 1
+    dump = {"sort_keys": True, "separators": (",", ":"), "ensure_ascii": False}
+    if change == "style":
+        dump = draw(st.sampled_from([{"sort_keys": True, "separators": (",", ":")}, {"sort_keys": True, "ensure_ascii": False}, {"ensure_ascii": False}]))
+    try:
+        entry = json.dumps(event, **dump).encode("utf-8", "surrogatepass")
+    except ValueError:  # an infinite float: not JSON at all
+        entry = b"{}"
+    if change == "bytes":
+        at = draw(st.integers(0, len(entry)))
+        entry = entry[:at] + draw(st.binary(max_size=2)) + entry[at + draw(st.integers(0, 2)) :]
+    elif change == "newline":  # a raw newline inside a member, as in the prev_hash the old fast path took
+        at = entry.find(b'"prev_hash":"') + 13 + draw(st.integers(0, 63))
+        entry = entry[:at] + b"\n" + entry[at + 1 :]
+    # The hash the fast path would compute: over the entry and the 64 bytes after "prev_hash":"
+    prev = re.search(rb'"prev_hash":"(.{64})', entry, re.S)
+    honest = hashlib.sha256(entry + (prev.group(1) if prev else b"")).hexdigest()
+    member = json.dumps(honest if hash_value is None else hash_value, ensure_ascii=False).encode("utf-8", "surrogatepass")
+    if b'"prev_hash"' in entry:
+        return entry.replace(b'"prev_hash"', b'"hash":' + member + b',"prev_hash"', 1)
+    return entry[:-1] + b',"hash":' + member + b"}" if entry.endswith(b"}") else entry
+
+
+def chain_state(block, day):
+    chain = evidence.verify_lines(block, day)
+    return chain.lines, chain.count, chain.malformed, chain.first, chain.last, chain.total_problems, chain.messages()
+
+
+@PROPERTY
+@given(st.lists(lines_(), min_size=1, max_size=3), st.sampled_from([None, "2026-01-01"]))
+def test_the_fast_path_and_the_full_parser_agree_on_every_line(block_lines, day):
+    """Whole chain states compared: counts, first and last event, every message. The first line
+    of a block is where the old fast path trusted any 64 bytes as prev_hash."""
+    block = b"\n".join(block_lines) + b"\n"
+    fast = chain_state(block, day)
+    with mock.patch.object(evidence, "_line_re", lambda _day: NEVER):
+        slow = chain_state(block, day)
+    assert fast == slow
+
+
+@settings(PROPERTY, max_examples=300)
+@given(st.binary(max_size=300) | lines_())
+def test_no_line_makes_the_verifier_raise(raw):
+    evidence.verify_lines(raw)
+    evidence.verify_lines(raw, "2026-01-01")
+    for parse in (evidence.parse_event, lambda r: evidence.parse_record(r, evidence.MANIFEST_KEYS, "the manifest")):
+        with contextlib.suppress(evidence.EvidenceError):
+            parse(raw)
+
+
+MANIFEST = {
+    "chain_head": "a" * 64,
+    "chain_prev": "b" * 64,
+    "date": "2026-01-01",
+    "event_count": 1,
+    "file": "audit-2026-01-01.jsonl",
+    "file_sha256": "c" * 64,
+    "file_size": 10,
+    "first_seq": 1,
+    "format_version": 1,
+    "last_seq": 1,
+    "previous_manifest": None,
+}
+NAMES = st.sampled_from(["audit-2026-01-01.jsonl", "audit-2026-01-01.jsonl.sha256", "manifest-2026-01-01.json", "manifest-2026-01-01.json.sig"])
+NAMES |= st.sampled_from(["audit-2026-01-02.jsonl", "manifest-2026-01-02.json", "chain-anchor.json", "chain-anchor.json.sig", "manifest-2026-02-30.json"])
+NAMES |= st.binary(min_size=1, max_size=12).filter(lambda b: b"/" not in b and b"\x00" not in b and b not in (b".", b"..")).map(os.fsdecode)
+
+
+@st.composite
+def records(draw):
+    record = dict(draw(st.sampled_from([MANIFEST, {"first_date": "2026-01-01", "format_version": 1, "previous_manifest": None, "removed": []}])))
+    for key in draw(st.lists(st.sampled_from(sorted(record)), max_size=2)):
+        record[key] = draw(VALUES)
+    return json.dumps(record, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8", "surrogatepass") + b"\n"
+
+
+@settings(PROPERTY, max_examples=100)
+@given(st.dictionaries(NAMES, st.binary(max_size=200) | lines_() | records() | st.just("fifo") | st.just("symlink"), max_size=6), st.booleans())
+def test_no_directory_makes_the_verifier_raise(files, with_until):
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, content in files.items():
+            path = os.path.join(tmp, name)
+            if content == "fifo":
+                os.mkfifo(path)
+            elif content == "symlink":
+                os.symlink("/etc/hostname", path)
+            else:
+                with open(path, "wb") as fh:
+                    fh.write(content)
+        report = evidence.verify_path(tmp, until="2026-01-02" if with_until else None)
+        json.dumps(report.as_json())
+        assert all(e["problems"] for e in report.failed) and (report.ok or report.failed)
+        if not any(n.startswith(("audit-2026-01-0", "manifest-2026-01-0")) for n in files):
+            assert not report.ok  # no evidence is never a PASS
+
+
+# ---- the evidence_verify module and the verify_evidence playbook (issue 17) ----------------------
+def test_the_module_fails_on_a_directory_without_evidence(tmp_path):
+    r = ansible_module("brain.ops_assurance.evidence_verify", {"path": str(tmp_path)})
+    assert r["failed"] and r["ok"] is False and r["checked"] == 1
+    assert r["msg"] == f"1 problem(s) in the evidence: {tmp_path}: no evidence found: no audit-YYYY-MM-DD.jsonl or manifest-YYYY-MM-DD.json in the directory"
+
+
+def test_the_module_requires_the_days_up_to_until(ev, pub):
+    delete_days(ev, DAYS[3])
+    r = ansible_module("brain.ops_assurance.evidence_verify", {"path": str(ev), "until": DAYS[3], "public_key": pub})
+    assert r["failed"] and f"missing day {DAYS[3]}: the newest evidence is of {DAYS[2]}, but every day up to {DAYS[3]} was asked for" in r["msg"]
+    r = ansible_module("brain.ops_assurance.evidence_verify", {"path": str(ev), "max_age": hours_since_end_of(DAYS[2]) - 1})
+    assert r["failed"] and f"missing day {DAYS[3]}" in r["msg"]
+    r = ansible_module("brain.ops_assurance.evidence_verify", {"path": str(ev), "max_age": 0, "public_key": pub})
+    assert not r.get("failed") and r["ok"] is True and r["signatures"] == "checked"
+
+
+def test_the_module_says_when_signatures_were_not_checked(ev):
+    r = ansible_module("brain.ops_assurance.evidence_verify", {"path": str(ev)})
+    assert r["ok"] is True and r["signatures"] == "NOT checked"
+    assert r["warnings"] == ["signatures NOT checked: 4 signature files, no public_key given"]
+
+
+def test_the_playbook_prints_a_failure_once(ev):
+    ls = lines(data(ev))
+    ls[5] = ls[5].replace(b'"host":"exec-', b'"host":"exec-9')
+    rewrite(data(ev), ls)
+    rc, out = playbook("verify_evidence", "-e", "verify_evidence_hosts=localhost", "-e", f"evidence_export_dir={ev}")
+    assert rc != 0 and out.count("line 6: hash mismatch") == 1, out
+    assert "FAIL: 12 checked, 3 failed; signatures NOT checked: 4 problem(s) in the evidence: " in out
+    assert "the evidence does not verify (the problems are in the summary above)" in out
+
+
+# ---- the scripts run on Debian 12, which has no `python` (issue 19) ------------------------------
+@pytest.mark.parametrize("script", ["brain-audit", "brain-evidence-export"])
+def test_the_scripts_start_with_the_python3_that_debian_has(script):
+    path = Path(AUDIT).parent / script
+    assert path.read_text().splitlines()[0] == "#!/usr/bin/python3"
+    r = subprocess.run([str(path), "--help"], env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin"}, capture_output=True, text=True, timeout=60, check=False)
+    assert r.returncode == 0 and r.stdout.startswith("usage: "), r.stderr

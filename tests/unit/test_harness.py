@@ -24,7 +24,9 @@ def mirror(apt_etc, archive):
     [
         (
             {
-                "sources.list.d/debian.sources": "Types: deb\nURIs: http://ftp.example.org/debian/\nSuites: bookworm\n\nTypes: deb\nURIs: http://sec.example.org/debian-security\n"
+                "sources.list.d/debian.sources": (
+                    "Types: deb\nURIs: http://ftp.example.org/debian/\nSuites: bookworm\n\nTypes: deb\nURIs: http://sec.example.org/debian-security\n"
+                )
             },
             "http://ftp.example.org/debian",
             "http://sec.example.org/debian-security",

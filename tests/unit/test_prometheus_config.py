@@ -41,10 +41,14 @@ def test_defaults_scrape_the_backend_group_and_itself(tmp_path):
     config = render(tmp_path, prometheus_brain_targets=["b1:8000", "b2:8000"])
     found = jobs(config)
     assert sorted(found) == ["brain-governance", "brain-operations", "prometheus"]  # no evidence group, no brain-evidence
-    assert found["brain-governance"]["metrics_path"] == "/api/sovereign-mode/metrics"
+    # Each target group carries its dialect (the contract alert and BrainTargetDown select on it)
+    # and the dialect's metrics path.
+    assert found["brain-governance"]["static_configs"] == [
+        {"targets": ["b1:8000", "b2:8000"], "labels": {"dialect": "seed", "__metrics_path__": "/api/sovereign-mode/metrics"}}
+    ]
     assert found["brain-governance"]["scrape_interval"] == "30s"
-    assert found["brain-operations"]["metrics_path"] == "/metrics"
-    assert found["brain-operations"]["static_configs"] == [{"targets": ["b1:8000", "b2:8000"]}]
+    assert found["brain-operations"]["static_configs"] == [{"targets": ["b1:8000", "b2:8000"], "labels": {"dialect": "seed"}}]
+    assert "metric_relabel_configs" not in found["brain-governance"] and "metric_relabel_configs" not in found["brain-operations"]
     assert "authorization" not in found["brain-governance"]
     assert found["prometheus"]["static_configs"] == [{"targets": ["127.0.0.1:9090"]}]
     assert config["rule_files"] == ["/etc/prometheus/rules/*.yml"]
@@ -94,5 +98,167 @@ def test_evidence_hosts_are_scraped_as_brain_evidence(tmp_path, settings, target
     inventory = tmp_path / "hosts.yml"
     inventory.write_text(yaml.safe_dump({"all": {"children": {"evidence": {"hosts": {"ev-1": None}}}}}))
     job = jobs(render(tmp_path, inventory, **settings))["brain-evidence"]
-    assert job["static_configs"] == [{"targets": targets}]
+    assert job["static_configs"] == [{"targets": targets, "labels": {"dialect": "evidence_export"}}]
     assert "metrics_path" not in job  # node_exporter's /metrics
+
+
+def test_each_backend_is_scraped_in_its_dialect(tmp_path):
+    """Real BRAiN main has only /metrics; the governance branch's names are renamed at scrape time,
+    keyed on the target's dialect label so a seed backend's series are never touched."""
+    config = render(
+        tmp_path,
+        prometheus_brain_targets=["b1:8000", "b2:8000", "b3:8000"],
+        prometheus_brain_target_dialects={"b2:8000": "upstream_main", "b3:8000": "governance_branch"},
+    )
+    found = jobs(config)
+    assert found["brain-operations"]["static_configs"] == [
+        {"targets": ["b1:8000"], "labels": {"dialect": "seed"}},
+        {"targets": ["b2:8000"], "labels": {"dialect": "upstream_main"}},
+    ]
+    assert [g["labels"]["dialect"] for g in found["brain-governance"]["static_configs"]] == ["governance_branch", "seed"]
+    assert found["brain-governance"]["static_configs"][0]["targets"] == ["b3:8000"]
+    renames = {r["regex"]: r["replacement"] for r in found["brain-governance"]["metric_relabel_configs"]}
+    assert renames["governance_branch;sovereign_override_usage_total"] == "sovereign_override_activations_total"
+    assert renames["governance_branch;axe_trust_violation_total"] == "sovereign_axe_trust_violations_total"
+    assert all(r["source_labels"] == ["dialect", "__name__"] and r["target_label"] == "__name__" for r in found["brain-governance"]["metric_relabel_configs"])
+    assert "metric_relabel_configs" not in found["brain-operations"]
+
+
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        ({"prometheus_brain_dialect": "brain_mian"}, "no such metric dialect: brain_mian"),
+        ({"prometheus_brain_target_dialects": {"b1:8000": "nope"}}, "no such metric dialect: nope"),
+        ({"prometheus_brain_target_dialects": {"b9:8000": "seed"}}, "names targets that are not scraped: b9:8000"),
+    ],
+)
+def test_a_wrong_dialect_fails_with_its_name(tmp_path, settings, message):
+    out = tmp_path / "prometheus.yml"
+    play = tmp_path / "play.yml"
+    play.write_text(PLAY.format(defaults=ROLE / "defaults/main/main.yml", pack=ROLE / "defaults/main/rule_pack.yml", vars=ROLE / "vars/main.yml", out=out))
+    r = subprocess.run(
+        ["ansible-playbook", str(play), "-e", json.dumps({"prometheus_brain_targets": ["b1:8000"], **settings})], capture_output=True, text=True, check=False
+    )
+    assert r.returncode != 0 and message in r.stdout, r.stdout[-2000:]
+
+
+# ---- the alertmanager role's configuration ----------------------------------------------------
+AM_ROLE = ROOT / "roles" / "alertmanager"
+AM_PLAY = """
+- hosts: localhost
+  gather_facts: false
+  vars_files: [{defaults}, {vars}]
+  tasks:
+    - ansible.builtin.include_tasks: {preflight}
+    - ansible.builtin.copy:
+        content: "{{{{ __alertmanager_config | to_nice_yaml(sort_keys=False) }}}}"
+        dest: {out}
+"""
+SINK = [{"name": "oncall", "webhook_configs": [{"url": "http://hooks.example.org/brain"}]}]
+
+
+def render_alertmanager(tmp_path, **settings):
+    """Run the role's preflight and render its configuration; (returncode, output, config)."""
+    out = tmp_path / "alertmanager.yml"
+    play = tmp_path / "am.yml"
+    play.write_text(AM_PLAY.format(defaults=AM_ROLE / "defaults/main.yml", vars=AM_ROLE / "vars/main.yml", preflight=AM_ROLE / "tasks/preflight.yml", out=out))
+    r = subprocess.run(["ansible-playbook", str(play), "-e", json.dumps(settings)], capture_output=True, text=True, check=False)
+    if r.returncode:
+        return r.returncode, r.stdout, None
+    check = subprocess.run(["amtool", "check-config", str(out)], capture_output=True, text=True, check=False)
+    assert check.returncode == 0, check.stdout + check.stderr
+    return 0, r.stdout, yaml.safe_load(out.read_text())
+
+
+def test_a_default_receiver_without_integration_is_refused(tmp_path):
+    rc, out, _config = render_alertmanager(tmp_path)
+    assert rc != 0 and 'The default receiver "default" has no integration' in out
+    rc, _out, config = render_alertmanager(tmp_path, alertmanager_allow_silent_receivers=True)
+    assert rc == 0 and config["receivers"] == [{"name": "default"}]
+
+
+def test_watchdog_goes_to_the_heartbeat_first_and_often(tmp_path):
+    rc, out, config = render_alertmanager(
+        tmp_path,
+        alertmanager_receivers=SINK,
+        alertmanager_route={"receiver": "oncall", "routes": [{"receiver": "oncall", "matchers": ['severity="critical"']}]},
+        alertmanager_heartbeat_url="https://hc.example.org/ping/secret-uuid",
+        alertmanager_heartbeat_interval="30s",
+    )
+    assert rc == 0, out
+    first, user = config["route"]["routes"]
+    assert first == {
+        "receiver": "brain-ops-assurance-heartbeat",
+        "matchers": ['alertname="Watchdog"'],
+        "group_by": ["alertname"],
+        "group_wait": "0s",
+        "group_interval": "30s",
+        "repeat_interval": "30s",
+    }
+    assert user == {"receiver": "oncall", "matchers": ['severity="critical"']}
+    assert config["receivers"][-1] == {
+        "name": "brain-ops-assurance-heartbeat",
+        "webhook_configs": [{"url": "https://hc.example.org/ping/secret-uuid", "send_resolved": False}],
+    }
+    assert "secret-uuid" not in out
+
+
+def test_no_heartbeat_url_no_heartbeat_route(tmp_path):
+    rc, _out, config = render_alertmanager(tmp_path, alertmanager_receivers=SINK, alertmanager_route={"receiver": "oncall"})
+    assert rc == 0 and config["route"] == {"receiver": "oncall"} and [r["name"] for r in config["receivers"]] == ["oncall"]
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [
+        {"alertmanager_heartbeat_url": "hc.example.org/ping"},
+        {"alertmanager_heartbeat_url": "https://hc.example.org/ping", "alertmanager_heartbeat_interval": "often"},
+        {"alertmanager_receivers": [*SINK, {"name": "brain-ops-assurance-heartbeat"}]},
+    ],
+)
+def test_bad_heartbeat_settings_are_refused(tmp_path, settings):
+    rc, out, _config = render_alertmanager(tmp_path, alertmanager_route={"receiver": "oncall"}, **{"alertmanager_receivers": SINK, **settings})
+    assert rc != 0 and "alertmanager_heartbeat_url must be an http(s) URL" in out
+
+
+PREFLIGHT_PLAY = """
+- hosts: localhost
+  gather_facts: false
+  vars_files: [{defaults}, {pack}, {vars}]
+  tasks:
+    - ansible.builtin.include_tasks: {preflight}
+"""
+
+
+@pytest.mark.parametrize(
+    ("settings", "ok"),
+    [
+        ({}, True),
+        ({"prometheus_brain_governance_scrape_interval": "90s"}, False),
+        (
+            {
+                "prometheus_brain_governance_scrape_interval": "90s",
+                "prometheus_rule_missed_scrape_tolerance": "3m",
+                "prometheus_brain_contract_missing_for": "3m",
+            },
+            True,
+        ),
+        ({"prometheus_brain_contract_missing_for": "45s"}, False),
+    ],
+)
+def test_missing_data_windows_must_cover_two_scrapes(tmp_path, settings, ok):
+    play = tmp_path / "preflight.yml"
+    play.write_text(
+        PREFLIGHT_PLAY.format(
+            defaults=ROLE / "defaults/main/main.yml",
+            pack=ROLE / "defaults/main/rule_pack.yml",
+            vars=ROLE / "vars/main.yml",
+            preflight=ROLE / "tasks/preflight.yml",
+        )
+    )
+    r = subprocess.run(
+        ["ansible-playbook", str(play), "-e", json.dumps({"prometheus_brain_targets": ["b1:8000"], **settings})], capture_output=True, text=True, check=False
+    )
+    assert (r.returncode == 0) == ok, r.stdout[-2000:]
+    if not ok:
+        assert "must be at least two scrape intervals" in r.stdout

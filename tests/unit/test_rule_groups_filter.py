@@ -1,8 +1,17 @@
-"""The rule_groups filter: disables, overrides, runbook links and its errors."""
+"""The rule_groups filters: disables, overrides, runbook links, bucket-bound regexes, the contract
+records and the per-dialect scrape jobs, and their errors."""
+
+import re
 
 import pytest
 from ansible.errors import AnsibleFilterError
-from ansible_collections.brain.ops_assurance.plugins.filter.rule_groups import rule_groups
+from ansible_collections.brain.ops_assurance.plugins.filter.rule_groups import (
+    contract_rules,
+    dialect_scrape_configs,
+    duration_seconds,
+    le_regex,
+    rule_groups,
+)
 
 PACK = [
     {"name": "g1", "interval": "30s", "rules": [{"record": "r:x", "expr": "x"}, {"alert": "A", "expr": "x > 1", "labels": {"severity": "warning"}}]},
@@ -58,3 +67,87 @@ def test_an_alert_defined_twice_is_refused():
 def test_malformed_groups_are_refused():
     with pytest.raises(AnsibleFilterError, match="expected a list of groups"):
         rule_groups([{"rules": []}])
+
+
+# ---- le_regex, contract_rules, dialect_scrape_configs ---------------------------------------------
+@pytest.mark.parametrize(
+    ("bound", "matches", "misses"),
+    [
+        (1, ["1", "1.0", "1.00"], ["10", "0.1", "1.5"]),
+        ("0.5", ["0.5", "0.50"], ["0.05", "5", "0.5.0"]),
+        (2.5, ["2.5", "2.50"], ["25", "2.05"]),
+        (10, ["10", "10.0"], ["1", "100"]),
+        (0.005, ["0.005"], ["0.0051", "0.05"]),
+    ],
+)
+def test_le_regex_matches_every_spelling_of_the_bound_and_nothing_else(bound, matches, misses):
+    pattern = le_regex(bound)
+    assert "\\" not in pattern  # goes into a PromQL string unescaped
+    assert all(re.fullmatch(pattern, m) for m in matches) and not any(re.fullmatch(pattern, m) for m in misses)
+
+
+@pytest.mark.parametrize(("bound", "message"), [("x", "not a number"), (0, "positive finite"), (1e-7, "without an exponent")])
+def test_le_regex_refuses_what_is_not_a_bound(bound, message):
+    with pytest.raises(AnsibleFilterError, match=message):
+        le_regex(bound)
+
+
+DIALECTS = {
+    "seed": {"brain-operations": {"metrics_path": "/metrics", "renames": {}, "contract": ["brain_mode_current", "brain_audit_last_seq"]}},
+    "other": {"brain-governance": {"metrics_path": "/gov", "renames": {"old_total": "new_total"}, "contract": ["new_total"]}},
+}
+
+
+def test_contract_rules_one_record_per_dialect_job_and_series():
+    [group] = contract_rules(DIALECTS, ["site", "instance"], "2m")
+    assert group["name"] == "brain-contract"
+    assert [r["labels"]["metric"] for r in group["rules"]] == ["new_total", "brain_mode_current", "brain_audit_last_seq"]
+    assert group["rules"][0] == {
+        "record": "brain:contract_series_missing",
+        "expr": 'max_over_time(up{job="brain-governance",dialect="other"}[2m]) == 1'
+        ' unless on (site, instance, job) last_over_time(new_total{job="brain-governance"}[2m])',
+        "labels": {"metric": "new_total"},
+    }
+
+
+def test_dialect_scrape_configs_group_targets_and_rename_by_dialect():
+    out = dialect_scrape_configs(DIALECTS, ["a:1", "b:1"], "seed", {"b:1": "other"}, {"brain-governance": {"scheme": "https"}})
+    assert out == [
+        {
+            "job_name": "brain-governance",
+            "scheme": "https",
+            "static_configs": [{"targets": ["b:1"], "labels": {"dialect": "other", "__metrics_path__": "/gov"}}],
+            "metric_relabel_configs": [
+                {"source_labels": ["dialect", "__name__"], "regex": "other;old_total", "target_label": "__name__", "replacement": "new_total"}
+            ],
+        },
+        {"job_name": "brain-operations", "static_configs": [{"targets": ["a:1"], "labels": {"dialect": "seed"}}]},
+    ]
+    assert dialect_scrape_configs(DIALECTS, [], "seed") == [
+        {"job_name": "brain-operations", "static_configs": [{"targets": [], "labels": {"dialect": "seed"}}]}
+    ]
+
+
+@pytest.mark.parametrize(
+    ("dialects", "message"),
+    [
+        ({}, "prometheus_brain_dialects must be a non-empty dict of dialects"),
+        ({"Bad-Name": {"j": {}}}, "'Bad-Name': a dialect is a lower-case name"),
+        ({"d": {"j": {"contract": "x"}}}, "d.j: expected metrics_path, renames (a dict) and contract (a list)"),
+        ({"d": {"j": {"contract": ["ok", "not-a-metric"]}}}, "d.j: not metric names: not-a-metric"),
+    ],
+)
+def test_bad_dialects_fail_with_the_reason(dialects, message):
+    with pytest.raises(AnsibleFilterError, match=re.escape(message)):
+        contract_rules(dialects, ["instance"], "2m")
+
+
+@pytest.mark.parametrize(("text", "seconds"), [("30s", 30), ("2m", 120), ("1m30s", 90), ("1h", 3600), ("500ms", 0.5)])
+def test_duration_seconds(text, seconds):
+    assert duration_seconds(text) == seconds
+
+
+@pytest.mark.parametrize("text", ["", "30", "2 m", "1x", "m"])
+def test_duration_seconds_refuses_what_is_not_a_duration(text):
+    with pytest.raises(AnsibleFilterError, match="not a Prometheus duration"):
+        duration_seconds(text)

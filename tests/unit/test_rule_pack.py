@@ -3,14 +3,21 @@
 import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 import yaml
+from helpers.backend import Backend
 from helpers.render import render_rules as render
 
+# tests/rules holds the linter; it is not a package.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "rules"))
+import lint
+
 ROOT = Path(__file__).resolve().parents[2]
-CASES = yaml.safe_load((ROOT / "tests/rules/cases.yml").read_text())
+# BaseLoader: every scalar a string, so promtool values like `0x20` (zero, 21 times) are not read as hex.
+CASES = yaml.load((ROOT / "tests/rules/cases.yml").read_text(), Loader=yaml.BaseLoader)  # noqa: S506 - BaseLoader builds no objects
 PROMTOOL = shutil.which("promtool")
 
 
@@ -35,45 +42,120 @@ def rendered(tmp_path_factory):
     return render(tmp_path_factory.mktemp("default"))
 
 
+# The edges every alert is tested at (docs/rule-pack.md has what each means per alert).
+KINDS = {"fires", "silent", "threshold", "stale", "absent", "idle"}
+GROUPS = ["brain-contract", "brain-evidence", "brain-governance", "brain-meta", "brain-operations", "brain-security-slo"]
+
+
 def test_every_file_passes_promtool_check(rendered):
     files = sorted(str(p) for p in rendered.glob("*.yml"))
-    assert len(files) == 5
+    assert [Path(f).stem for f in files] == GROUPS
     r = subprocess.run([PROMTOOL, "check", "rules", *files], capture_output=True, text=True, check=False)
     assert r.returncode == 0, r.stdout + r.stderr
 
 
-def test_every_alert_has_a_case_and_annotations(rendered):
+def test_every_alert_has_a_case_of_every_kind_and_annotations(rendered):
     found = alerts(rendered)
     assert sorted(found) == sorted(c["alert"] for c in CASES)
     for name, (_file, rule) in found.items():
         assert {"summary", "description", "runbook_url"} <= set(rule["annotations"]), name
         assert rule["labels"]["severity"] in {"critical", "warning", "none"}, name
         assert rule["annotations"]["runbook_url"].endswith(f"/alerting-policy.md#{name.lower()}")
-    assert all(c["silent_at"] for c in CASES if c["alert"] != "Watchdog")
+    for case in CASES:
+        kinds = [c["kind"] for c in case["cases"]]
+        assert len(kinds) == len(set(kinds)), case["alert"]
+        assert set(kinds) == ({"fires"} if case["alert"] == "Watchdog" else KINDS), case["alert"]
+        assert all(c.get("silent_at") or c.get("fires_at") for c in case["cases"]), case["alert"]
 
 
-@pytest.mark.parametrize("case", CASES, ids=[c["alert"] for c in CASES])
-def test_alert_fires_when_it_should_and_only_then(rendered, case, tmp_path):
-    file, rule = alerts(rendered)[case["alert"]]
-    labels = {**rule["labels"], **case["labels"]}
-    expected = {k: expand(v, labels, case.get("value", "")) for k, v in rule["annotations"].items()}
-    checks = [{"eval_time": t, "alertname": case["alert"], "exp_alerts": []} for t in case["silent_at"]]
-    checks.append({"eval_time": case["fires_at"], "alertname": case["alert"], "exp_alerts": [{"exp_labels": labels, "exp_annotations": expected}]})
+# Series keys in cases.yml may end in `@<target>`: the labels the scrape gives that target.
+TARGETS = {
+    "gov": {"instance": "b1:8000", "job": "brain-governance", "dialect": "seed"},
+    "ops": {"instance": "b1:8000", "job": "brain-operations", "dialect": "seed"},
+    "gov2": {"instance": "b2:8000", "job": "brain-governance", "dialect": "seed"},
+    "ops2": {"instance": "b2:8000", "job": "brain-operations", "dialect": "seed"},
+    "main": {"instance": "b1:8000", "job": "brain-operations", "dialect": "upstream_main"},
+    "ev": {"instance": "e1:9100", "job": "brain-evidence", "dialect": "evidence_export"},
+    "prom": {"instance": "127.0.0.1:9090", "job": "prometheus"},
+    "am": {"instance": "127.0.0.1:9093", "job": "alertmanager"},
+}
+
+
+def labels_of(key):
+    """`name@target` -> (name, the target's labels)."""
+    name, target = key.split("@") if "@" in key else (key, "")
+    return name, dict(TARGETS[target]) if target else {}
+
+
+def series(key):
+    if "@" not in key:
+        return key
+    name, labels = labels_of(key)
+    extra = ""
+    if "{" in name:
+        name, extra = name[:-1].split("{", 1)
+    return name + "{" + ",".join([f'{k}="{v}"' for k, v in labels.items()] + ([extra] if extra else [])) + "}"
+
+
+def expected(rule, labels, value):
+    labels = {**rule["labels"], **labels}
+    return {"exp_labels": labels, "exp_annotations": {k: expand(v, labels, value) for k, v in rule["annotations"].items()}}
+
+
+def contract_missing(found, key, at):
+    """BrainContractMissing fires for `metric@target` at `at` (other missing series may fire too)."""
+    metric, target = labels_of(key)
+    labels = {**found["BrainContractMissing"][1]["labels"], **target, "metric": metric, "alertname": "BrainContractMissing", "alertstate": "firing"}
+    selector = ",".join(f'{k}="{v}"' for k, v in labels.items() if k in ("alertname", "alertstate", "metric", "instance", "job"))
+    return {
+        "expr": f"ALERTS{{{selector}}}",
+        "eval_time": at,
+        "exp_samples": [{"labels": "ALERTS{" + ",".join(f'{k}="{v}"' for k, v in sorted(labels.items())) + "}", "value": 1}],
+    }
+
+
+def promtool_test(rule_files, case, checks, exprs, tmp_path):
     test = {
-        "rule_files": [str(rendered / file)],
+        "rule_files": [str(f) for f in rule_files],
         "evaluation_interval": "1m",
         "tests": [
             {
                 "interval": case.get("interval", "1m"),
-                "input_series": [{"series": s, "values": str(v)} for s, v in case["series"].items()],
+                "input_series": [{"series": series(s), "values": str(v)} for s, v in case["series"].items()],
                 "alert_rule_test": checks,
+                **({"promql_expr_test": exprs} if exprs else {}),
             }
         ],
     }
     path = tmp_path / "test.yml"
     path.write_text(yaml.safe_dump(test, sort_keys=False))
-    r = subprocess.run([PROMTOOL, "test", "rules", str(path)], capture_output=True, text=True, check=False)
-    assert r.returncode == 0, r.stdout + r.stderr
+    return subprocess.run([PROMTOOL, "test", "rules", str(path)], capture_output=True, text=True, check=False)
+
+
+def checks_of(found, alert, case):
+    """promtool checks for one case: silent at each `silent_at`; at each `fires_at`, firing with
+    the alert's labels (or each label set of the case's `firing` list)."""
+    rule = found[alert["alert"]][1]
+    firing = case.get("firing", [case.get("labels", alert.get("labels", {}))])
+    value = str(case.get("value", alert.get("value", "")))
+    checks = [{"eval_time": t, "alertname": alert["alert"], "exp_alerts": []} for t in case.get("silent_at", [])]
+    checks += [
+        {"eval_time": t, "alertname": alert["alert"], "exp_alerts": [expected(rule, labels, value) for labels in firing]} for t in case.get("fires_at", [])
+    ]
+    return checks
+
+
+PARAMS = [(alert, case) for alert in CASES for case in alert["cases"]]
+
+
+@pytest.mark.parametrize("alert,case", PARAMS, ids=[f"{a['alert']}-{c['kind']}" for a, c in PARAMS])
+def test_alert_at_its_edges(rendered, alert, case, tmp_path):
+    """Every rule file is loaded: an alert may read the contract group's records. A case whose
+    series lack a contract series also checks that BrainContractMissing says so."""
+    found = alerts(rendered)
+    exprs = [contract_missing(found, key, case.get("contract_at", "5m")) for key in case.get("contract_missing", [])]
+    r = promtool_test(sorted(rendered.glob("*.yml")), case, checks_of(found, alert, case), exprs, tmp_path)
+    assert r.returncode == 0, f"{case.get('why', '')}\n{r.stdout}{r.stderr}"
 
 
 def test_thresholds_and_overrides_change_the_rendered_rules(tmp_path):
@@ -96,13 +178,7 @@ def test_a_removed_group_leaves_no_stale_file(tmp_path):
     out = render(tmp_path)
     (out / "old-group.yml").write_text("groups: []\n")
     render(tmp_path)
-    assert sorted(p.name for p in out.iterdir()) == [
-        "brain-evidence.yml",
-        "brain-governance.yml",
-        "brain-meta.yml",
-        "brain-operations.yml",
-        "brain-security-slo.yml",
-    ]
+    assert sorted(p.name for p in out.iterdir()) == [f"{g}.yml" for g in GROUPS]
 
 
 def test_broken_promql_fails_with_promtools_message(tmp_path):
@@ -117,3 +193,62 @@ def test_broken_promql_fails_with_promtools_message(tmp_path):
 def _need_promtool():
     if not PROMTOOL:
         pytest.fail("promtool is required (apt install prometheus); run tests/harness/bootstrap.sh")
+
+
+# ---- the pack linter (tests/rules/lint.py) -------------------------------------------------------
+@pytest.mark.parametrize("grouping", [None, '{"prometheus_rule_grouping_labels": ["site", "instance"]}'])
+def test_the_rendered_pack_passes_the_linter(tmp_path, grouping):
+    out = render(tmp_path, *([grouping] if grouping else []))
+    assert lint.lint(sorted(out.glob("*.yml"))) == []
+
+
+BAD = {
+    "Naked": ("up == 0", {}, "has neither `for` nor `keep_firing_for`"),
+    "ZeroFor": ("up == 0", {"for": "0s"}, "has neither `for` nor `keep_firing_for`"),
+    "RawCounter": ("brain_authn_failures_total > 10", {"for": "1m"}, "counter brain_authn_failures_total is read outside"),
+    "CounterDelta": (
+        "brain_authn_failures_total - brain_authn_failures_total offset 5m > 1",
+        {"for": "1m"},
+        "counter brain_authn_failures_total is read outside",
+    ),
+    "CounterOverTime": ("max_over_time(brain_policy_violations_total[5m]) > 1", {"for": "1m"}, "counter brain_policy_violations_total is read outside"),
+    "Regex": ('up{job=~"brain-.*"} == 0', {"for": "1m"}, 'regex matcher job=~"brain-.*" where equality works'),
+    "Unknown": ("brain_overide_active == 1", {"for": "1m"}, "brain_overide_active is not in the contract"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(BAD))
+def test_the_linter_names_each_problem(tmp_path, name):
+    expr, extra, problem = BAD[name]
+    path = tmp_path / "bad.yml"
+    path.write_text(yaml.safe_dump({"groups": [{"name": "g", "rules": [{"alert": name, "expr": expr, **extra}]}]}))
+    errors = lint.lint([path])
+    assert len(errors) == 1 and errors[0].startswith(f"bad.yml: {name}: {problem}"), errors
+    r = subprocess.run([sys.executable, str(ROOT / "tests/rules/lint.py"), str(path)], capture_output=True, text=True, check=False)
+    assert r.returncode == 1 and r.stdout.strip() == errors[0]
+
+
+def test_the_linter_accepts_what_the_pack_relies_on(tmp_path):
+    """Counters under rate/increase/resets, the exact count, the right side of unless, `le` regexes."""
+    good = [
+        "sum by (instance) (increase(brain_authn_failures_total[5m])) > 0",
+        "(last_over_time(brain_authn_failures_total[2m]) - last_over_time(brain_authn_failures_total[2m] offset 5m)) > 10",
+        'up{dialect="seed"} == 1 unless on (instance) last_over_time(brain_mode_switch_total[2m])',
+        'rate(brain_request_duration_seconds_bucket{le=~"0[.]50*"}[5m]) > 0',
+    ]
+    path = tmp_path / "good.yml"
+    path.write_text(yaml.safe_dump({"groups": [{"name": "g", "rules": [{"alert": f"A{i}", "expr": e, "for": "1m"} for i, e in enumerate(good)]}]}))
+    assert lint.lint([path]) == []
+
+
+def test_the_reference_backend_exports_the_seed_dialects_contract_from_the_first_scrape(tmp_path):
+    """The seed dialect's `contract` lists are what a fresh reference backend serves on each job's
+    path, before anything happened: else BrainContractMissing would fire on a healthy backend."""
+    defaults = yaml.safe_load((ROOT / "roles/prometheus/defaults/main/rule_pack.yml").read_text())
+    backend = Backend(tmp_path, tokens=False)
+    try:
+        for job, spec in defaults["prometheus_brain_dialects"]["seed"].items():
+            served = {name.split("{")[0] for name in backend.metrics(spec["metrics_path"])}
+            assert set(spec["contract"]) <= served, (job, sorted(set(spec["contract"]) - served))
+    finally:
+        backend.stop()

@@ -23,7 +23,8 @@ METRICS = set(re.findall(r"^\| `([a-z_]+)(?:\{[a-z,]+\})?` \| (?:gauge|counter|h
 HISTOGRAMS = set(re.findall(r"^\| `([a-z_]+)(?:\{[a-z,]+\})?` \| histogram \|", CONTRACT, re.M))
 METRICS |= {f"{h}_{s}" for h in HISTOGRAMS for s in ("bucket", "count", "sum")}
 METRICS |= set(re.findall(r"`(brain_evidence_export_[a-z_]+)`", (ROOT / "docs/evidence-export.md").read_text()))
-PROMETHEUS_METRICS = {"prometheus_config_last_reload_successful"}
+# Prometheus's and Alertmanager's own metrics the meta alerts read: the self-monitoring table of docs/rule-pack.md.
+PROMETHEUS_METRICS = set(re.findall(r"^\| `((?:prometheus|alertmanager)_[a-z_]+)` \| (?:gauge|counter) \|", (ROOT / "docs/rule-pack.md").read_text(), re.M))
 EVENT_TYPES = set(re.findall(r"`([a-z]+\.[a-z_]+)`", CONTRACT.split("Event types written by the backend:")[1].split("###")[0]))
 # Capitalised compound words in the runbooks that are not alert names.
 NOT_ALERTS = {"PromQL"}

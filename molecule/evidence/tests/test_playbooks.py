@@ -1,6 +1,7 @@
 """The ad hoc playbooks, run by name as an operator runs them, against the scenario's hosts (the
 backend and the evidence host). Runs after test_evidence_export.py, which made the evidence."""
 
+import datetime
 import hashlib
 import json
 import os
@@ -51,12 +52,17 @@ def test_evidence_pack_lands_verified_on_the_controller(tmp_path):
     rc, out = playbook("evidence_pack", *TOKEN, "-e", "evidence_pack_scope=internal", "-e", "evidence_pack_dir=packs", cwd=tmp_path)
     assert rc == 0, out
     (pack_file,) = (tmp_path / "packs").iterdir()
-    assert pack_file.name == "ev-backend-internal-all-now.json"
+    tomorrow = (datetime.datetime.now(datetime.UTC).date() + datetime.timedelta(days=1)).isoformat()
+    assert pack_file.name == f"ev-backend-internal-1970-01-01-{tomorrow}.json"
+    assert oct(pack_file.stat().st_mode & 0o777) == "0o640"  # an internal pack holds every audit event
     pack = json.loads(pack_file.read_text())
     body = {k: v for k, v in pack.items() if k != "content_hash"}
     canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
     assert hashlib.sha256(canonical).hexdigest() == pack["content_hash"]
     assert f"content_hash {pack['content_hash']} (verified locally and by the API)" in out
+    pack_file.write_text("{}\n")  # a different pack of the same name is never replaced
+    rc, out = playbook("evidence_pack", *TOKEN, "-e", "evidence_pack_scope=internal", "-e", "evidence_pack_dir=packs", cwd=tmp_path)
+    assert rc != 0 and f"{pack_file} already holds a different pack" in out and pack_file.read_text() == "{}\n", out
 
 
 def test_check_timers_passes_then_fails_when_disabled_or_stale(host):

@@ -8,7 +8,7 @@ from urllib.parse import urlsplit
 import pytest
 import testinfra
 
-GROUPS = ["brain-evidence", "brain-governance", "brain-meta", "brain-operations", "brain-security-slo"]
+GROUPS = ["brain-contract", "brain-evidence", "brain-governance", "brain-meta", "brain-operations", "brain-security-slo"]
 monitor = testinfra.get_host("podman://prom-monitor")
 archive = testinfra.get_host("podman://prom-archive")
 backend = testinfra.get_host("podman://prom-backend")
@@ -142,6 +142,45 @@ def test_override_alert_fires_and_reaches_alertmanager():
         backend.check_output("python3 -c %s %s", DRILL, "override/clear")
 
 
+def notes(host):
+    """The notifications the webhook sink received, oldest first."""
+    return [json.loads(line) for line in host.run("cat /var/lib/webhook-sink/alerts.jsonl").stdout.splitlines()]
+
+
+def test_watchdog_heartbeat_reaches_the_sink_through_the_dead_mans_route():
+    """Watchdog goes to the heartbeat receiver only (the route ahead of all others), again and
+    again (alertmanager_heartbeat_interval: 10s), and never to the ordinary receiver."""
+    deadline = time.time() + 90
+    while time.time() < deadline:
+        beats = [n for n in notes(monitor) if n["receiver"] == "brain-ops-assurance-heartbeat"]
+        if len(beats) >= 3:
+            break
+        time.sleep(3)
+    assert len(beats) >= 3, notes(monitor)[-5:]
+    assert all(n["status"] == "firing" and [a["labels"]["alertname"] for a in n["alerts"]] == ["Watchdog"] for n in beats)
+    assert not [a for n in notes(monitor) if n["receiver"] != "brain-ops-assurance-heartbeat" for a in n["alerts"] if a["labels"]["alertname"] == "Watchdog"]
+    config = monitor.file("/etc/prometheus/alertmanager.yml").content_string
+    assert "http://127.0.0.1:9095/heartbeat" in config
+
+
+def firing_in_prometheus():
+    return {a["labels"]["alertname"] for a in api(monitor, "/api/v1/alerts")["data"]["alerts"] if a["state"] == "firing"}
+
+
+def test_delivery_meta_alerts_fire_when_alertmanager_stops():
+    """With Alertmanager stopped nothing can notify, so the alerts about it are seen in Prometheus."""
+    monitor.check_output("systemctl stop prometheus-alertmanager")
+    try:
+        wanted = {"AlertmanagerDown", "PrometheusNotificationsFailing"}
+        deadline = time.time() + 240
+        while time.time() < deadline and not wanted <= firing_in_prometheus():
+            time.sleep(5)
+        assert wanted <= firing_in_prometheus(), api(monitor, "/api/v1/alerts")
+    finally:
+        monitor.check_output("systemctl start prometheus-alertmanager")
+    assert monitor.service("prometheus-alertmanager").is_running, journal(monitor, "prometheus-alertmanager")
+
+
 RUNBOOKS = "/usr/share/doc/brain-ops-assurance/runbooks"
 
 
@@ -155,7 +194,7 @@ def shell_commands(text, start):
 def test_every_alert_links_to_its_section_of_the_deployed_runbooks():
     rules = [r for g in api(monitor, "/api/v1/rules")["data"]["groups"] for r in g["rules"] if r["type"] == "alerting"]
     policy = monitor.file(f"{RUNBOOKS}/alerting-policy.md")
-    assert len(rules) == 21 and policy.mode == 0o644 and policy.user == "root"
+    assert len(rules) == 32 and policy.mode == 0o644 and policy.user == "root"
     text = policy.content_string
     for rule in rules:
         url = urlsplit(rule["annotations"]["runbook_url"])

@@ -5,6 +5,7 @@ import time
 
 import pytest
 
+testinfra_hosts = ["rb-backend"]
 UNIT = "brain-backend.service"
 # Runs on the host; reads the token from its root-only file so it never appears in argv or ps.
 CALL = """
