@@ -1,19 +1,15 @@
 """Every role's argument specs match its defaults, and ansible-doc renders them."""
 
+import re
 import subprocess
 from pathlib import Path
 
 import pytest
 import yaml
+from helpers.roles import PRIVATE_ROLES, PUBLIC_ROLES, SPECS
 
 ROOT = Path(__file__).resolve().parents[2]
-SPECS = {
-    p.name: yaml.safe_load((p / "meta/argument_specs.yml").read_text())["argument_specs"]
-    for p in (ROOT / "roles").iterdir()
-    if (p / "meta/argument_specs.yml").exists()
-}
-# Public roles have a `main` entry point; the private role `_common` only task files other roles import.
-ROLES = sorted(role for role, spec in SPECS.items() if "main" in spec)
+ROLES = PUBLIC_ROLES
 
 
 def defaults(role):
@@ -31,20 +27,46 @@ def options(role):
 
 
 def test_every_role_has_specs():
-    assert ROLES and sorted(p.name for p in (ROOT / "roles").iterdir() if p.is_dir()) == sorted([*ROLES, "_common"])
+    assert ROLES and sorted(p.name for p in (ROOT / "roles").iterdir() if p.is_dir()) == sorted([*ROLES, *PRIVATE_ROLES])
 
 
-def test_private_entry_points_are_their_task_files():
-    assert sorted(SPECS["_common"]) == sorted(p.stem for p in (ROOT / "roles/_common/tasks").glob("*.yml"))
+@pytest.mark.parametrize("role", PRIVATE_ROLES)
+def test_private_entry_points_are_its_task_files(role):
+    assert sorted(SPECS[role]) == sorted(p.stem for p in (ROOT / "roles" / role / "tasks").glob("*.yml"))
+
+
+def tasks_of(items):
+    """Every task of a task or handler list, blocks opened."""
+    for task in items or []:
+        yield task
+        for key in ("block", "rescue", "always"):
+            yield from tasks_of(task.get(key))
+
+
+def includes(path):
+    """(kind, target) of each include or import in a task file: kind `role` with the role's name,
+    or `tasks` with the file."""
+    for task in tasks_of(yaml.safe_load(path.read_text())):
+        for action, arg in task.items():
+            kind = re.fullmatch(r"(?:ansible\.builtin\.)?(?:include|import)_(role|tasks)", action)
+            if kind and kind[1] == "role":
+                yield "role", arg["name"]
+            elif kind:
+                yield "tasks", arg["file"] if isinstance(arg, dict) else arg
 
 
 def test_no_role_reaches_into_another_public_role():
-    """Shared internals live in `_common`; a public role never includes or imports another one's tasks."""
-    for tasks in (ROOT / "roles").glob("*/tasks/*.yml"):
-        for task in yaml.safe_load(tasks.read_text()) or []:
-            for key in ("ansible.builtin.include_role", "ansible.builtin.import_role", "include_role", "import_role"):
-                if key in task:
-                    assert task[key]["name"] == "brain.ops_assurance._common", f"{tasks.relative_to(ROOT)}: {task['name']}"
+    """Shared internals live in the private role: a role includes its own task files or the private
+    role's, never another public role's (by role name or by a path out of its directory)."""
+    private = {f"brain.ops_assurance.{r}" for r in PRIVATE_ROLES}
+    found = [
+        (path.relative_to(ROOT).as_posix(), kind, target)
+        for path in sorted((ROOT / "roles").glob("*/*/*.yml"))
+        if path.parent.name in ("tasks", "handlers")
+        for kind, target in includes(path)
+    ]
+    assert {kind for _, kind, _ in found} == {"role", "tasks"}, "the walk found no include of some kind"
+    assert [f for f in found if f[2] not in private and (f[1] == "role" or "/" in f[2])] == []
 
 
 @pytest.mark.parametrize("role", ROLES)

@@ -12,18 +12,18 @@ from pathlib import Path
 
 import pytest
 import yaml
+from helpers.roles import PRIVATE_ROLES, PUBLIC_ROLES, SPECS
 from packaging.specifiers import SpecifierSet
 from packaging.version import Version
 
 ROOT = Path(__file__).resolve().parents[2]
-ROLES = sorted(p.name for p in (ROOT / "roles").iterdir() if p.is_dir())
 
 
 def readme_table():
     """(kind, name) rows of the README's "What is inside" table."""
     text = (ROOT / "README.md").read_text()
     section = text.split("## What is inside", 1)[1].split("\n## ", 1)[0]
-    return {(m[1], m[2]) for m in re.finditer(r"^\| (\w+) \| `([^`]+)` \|", section, re.M)}
+    return {(m[1], m[2]) for m in re.finditer(r"^\| ([a-z ]+) \| `([^`]+)` \|", section, re.M)}
 
 
 def shipped(names):
@@ -32,7 +32,7 @@ def shipped(names):
     for name in names:
         parts = name.split("/")
         if parts[0] == "roles" and len(parts) == 2:
-            found.add(("role", f"brain.ops_assurance.{parts[1]}"))
+            found.add(("private role" if parts[1] in PRIVATE_ROLES else "role", f"brain.ops_assurance.{parts[1]}"))
         elif parts[:2] == ["plugins", "modules"] and name.endswith(".py") and not parts[-1].startswith("_"):
             found.add(("module", f"brain.ops_assurance.{Path(name).stem}"))
         elif parts[:2] == ["plugins", "filter"] and name.endswith(".py"):
@@ -212,10 +212,10 @@ def role_readme(role):
 
 
 def role_spec(role):
-    return yaml.safe_load((ROOT / "roles" / role / "meta/argument_specs.yml").read_text())["argument_specs"]["main"]
+    return SPECS[role]["main"]
 
 
-@pytest.mark.parametrize("role", ROLES)
+@pytest.mark.parametrize("role", PUBLIC_ROLES)
 def test_role_readme_points_at_ansible_doc_and_its_table_matches_the_specs(role):
     text = role_readme(role)
     assert text.startswith(f"# brain.ops_assurance.{role}\n")
@@ -233,7 +233,16 @@ def test_role_readme_points_at_ansible_doc_and_its_table_matches_the_specs(role)
             assert yaml.safe_load(default.strip("`")) == options[name]["default"], name
 
 
-@pytest.mark.parametrize("role", ROLES)
+@pytest.mark.parametrize("role", PRIVATE_ROLES)
+def test_private_role_readme_says_it_is_internal_and_points_at_ansible_doc(role):
+    text = role_readme(role)
+    assert text.startswith(f"# brain.ops_assurance.{role}\n\nInternal only: ")
+    assert f"`ansible-doc -t role brain.ops_assurance.{role}`" in text
+    assert "## License\n\nGPL-3.0-or-later" in text
+    assert "```yaml" not in text  # no example: a playbook does not call it
+
+
+@pytest.mark.parametrize("role", PUBLIC_ROLES)
 def test_role_readme_example_sets_only_real_options_and_every_required_one(role):
     [block] = re.findall(r"```yaml\n(.*?)```", role_readme(role), re.S)
     [play] = yaml.safe_load(block)
@@ -245,14 +254,15 @@ def test_role_readme_example_sets_only_real_options_and_every_required_one(role)
 
 
 def test_the_release_lists_every_role_module_and_filter_at_its_version_added():
-    """A role without version_added would be missing from the release notes' "New Roles"."""
+    """A role without version_added would be missing from the release notes' "New Roles". The
+    private role has no `main` entry point, hence no version_added, and is never listed."""
     releases = yaml.safe_load((ROOT / "changelogs/changelog.yaml").read_text())["releases"]
     listed = set()
     for version, release in releases.items():
         listed |= {("role", r["name"], version) for r in release.get("objects", {}).get("role", [])}
         listed |= {("module", m["name"], version) for m in release.get("modules", [])}
         listed |= {("filter", f["name"], version) for f in release.get("plugins", {}).get("filter", [])}
-    expected = {("role", r, str(role_spec(r)["version_added"])) for r in ROLES}
+    expected = {("role", r, str(role_spec(r)["version_added"])) for r in PUBLIC_ROLES}
     for kind, folder in (("module", "modules"), ("filter", "filter")):
         for path in (ROOT / "plugins" / folder).glob("[!_]*.py"):
             added = re.search(r"^version_added: (\S+)", path.read_text(), re.M)[1]
