@@ -43,30 +43,37 @@ def tasks_of(items):
             yield from tasks_of(task.get(key))
 
 
-def includes(path):
-    """(kind, target) of each include or import in a task file: kind `role` with the role's name,
-    or `tasks` with the file."""
-    for task in tasks_of(yaml.safe_load(path.read_text())):
-        for action, arg in task.items():
-            kind = re.fullmatch(r"(?:ansible\.builtin\.)?(?:include|import)_(role|tasks)", action)
-            if kind and kind[1] == "role":
-                yield "role", arg["name"]
-            elif kind:
-                yield "tasks", arg["file"] if isinstance(arg, dict) else arg
+def includes():
+    """(file, kind, argument) of each include or import in the roles' task and handler files: kind
+    `role` with include_role's arguments, or `tasks` with the task file."""
+    for path in sorted((ROOT / "roles").glob("*/*/*.yml")):
+        if path.parent.name not in ("tasks", "handlers"):
+            continue
+        for task in tasks_of(yaml.safe_load(path.read_text())):
+            for action, arg in task.items():
+                kind = re.fullmatch(r"(?:ansible\.builtin\.)?(?:include|import)_(role|tasks)", action)
+                if kind:
+                    yield path.relative_to(ROOT).as_posix(), kind[1], arg["file"] if kind[1] == "tasks" and isinstance(arg, dict) else arg
+
+
+PRIVATE = {f"brain.ops_assurance.{r}": r for r in PRIVATE_ROLES}
 
 
 def test_no_role_reaches_into_another_public_role():
     """Shared internals live in the private role: a role includes its own task files or the private
     role's, never another public role's (by role name or by a path out of its directory)."""
-    private = {f"brain.ops_assurance.{r}" for r in PRIVATE_ROLES}
-    found = [
-        (path.relative_to(ROOT).as_posix(), kind, target)
-        for path in sorted((ROOT / "roles").glob("*/*/*.yml"))
-        if path.parent.name in ("tasks", "handlers")
-        for kind, target in includes(path)
-    ]
+    found = list(includes())
     assert {kind for _, kind, _ in found} == {"role", "tasks"}, "the walk found no include of some kind"
-    assert [f for f in found if f[2] not in private and (f[1] == "role" or "/" in f[2])] == []
+    bad = [(f, arg) for f, kind, arg in found if (arg["name"] not in PRIVATE if kind == "role" else "/" in arg)]
+    assert bad == []
+
+
+def test_the_private_role_is_called_by_its_entry_points():
+    """`tasks_from: reload`, not `reload.yml`: Ansible checks the argument spec of the entry point
+    named exactly as `tasks_from`, so a file name would check nothing."""
+    calls = [(f, PRIVATE[arg["name"]], arg["tasks_from"]) for f, kind, arg in includes() if kind == "role" and arg["name"] in PRIVATE]
+    assert calls
+    assert [(f, entry) for f, role, entry in calls if entry not in SPECS[role]] == []
 
 
 @pytest.mark.parametrize("role", ROLES)
