@@ -1,18 +1,18 @@
 # Two commands do everything on a fresh machine (as root):
 #   make site   bring up the local test hosts and deploy onto them (the main job)
-#   make test   the whole test suite: lint, sanity, unit and reference-backend tests, Molecule
+#   make test   the whole test suite: lint, sanity, unit and functional tests, Molecule
 SHELL := /bin/bash
 .SHELLFLAGS := -euo pipefail -c
 export BRAIN_OA_WORK ?= /var/tmp/brain-ops-assurance
 ENV := . $(CURDIR)/tests/harness/env.sh &&
 # `site` last: it replaces the main job's hosts (same names as the example inventory) and removes them.
-SCENARIOS := reference_backend evidence prometheus site
+SCENARIOS := reference_backend evidence prometheus evidence_archive site
 
-.PHONY: test site bootstrap lint build sanity unit molecule bench interop
+.PHONY: test site bootstrap lint build sanity unit functional molecule bench bench-drill interop
 # `test`'s prerequisites run in their order, also under `make -j`.
 .NOTPARALLEL:
 
-test: bootstrap lint build sanity unit molecule
+test: bootstrap lint build sanity unit functional molecule
 
 site:
 	tests/harness/site.sh
@@ -34,8 +34,13 @@ build:
 sanity:
 	$(ENV) tests/harness/sanity.sh
 
+# In-process tests, well under a minute.
 unit:
-	$(ENV) pytest
+	$(ENV) pytest tests/unit
+
+# Tests that drive real subprocesses: ansible-playbook, promtool, the scripts, the reference backend.
+functional:
+	$(ENV) pytest tests/functional
 
 molecule:
 	$(ENV) for s in $(SCENARIOS); do molecule test -s $$s; done
@@ -43,6 +48,10 @@ molecule:
 # Not part of `test`: figures, not pass/fail (see bench/).
 bench:
 	$(ENV) python3 bench/evidence.py
+
+# Tabletop 001's detection time over five drills against the local site (brought up first).
+bench-drill: site
+	$(ENV) python3 bench/drill.py --runs 5
 
 # Not part of `test`: the collection against the real BRAiN routers from a checkout outside this
 # repository (make interop BRAIN_SRC=<checkout>; tests/interop/run.sh, docs/test-harness.md).

@@ -16,13 +16,36 @@ options:
     required: true
   api_token:
     description:
-      - Bearer token for the API. Keep it in Ansible Vault.
+      - Static bearer token for the API. Keep it in Ansible Vault.
       - If not set, the environment variable E(BRAIN_API_TOKEN) of the host the module runs on is used, so that ad hoc
         commands need not put the token on a command line (where C(ps) shows it).
       - Never logged and never part of an error message. Leading and trailing white space is ignored.
       - Sent only to O(api_url), never on a redirect; C(~/.netrc) is not read.
+      - Set either this or O(client_id) and O(client_secret), not both (the environment variables count).
     type: str
-    required: true
+  client_id:
+    description:
+      - OAuth2 client credentials instead of O(api_token) - the client id of a service account. Each module run
+        exchanges O(client_id) and O(client_secret) at O(token_url) for a fresh token and uses it for that run only.
+      - If not set, the environment variable E(BRAIN_CLIENT_ID) is used.
+      - Real BRAiN's service tokens carry no roles, so its governance routes answer them HTTP 403; the module then
+        says that the token was accepted but lacks the role, with the backend's reason.
+    type: str
+  client_secret:
+    description:
+      - The secret of O(client_id). Keep it in Ansible Vault. If not set, the environment variable
+        E(BRAIN_CLIENT_SECRET) is used.
+      - Sent only to O(token_url), in the body of a POST that never follows a redirect; never logged and never part
+        of an error message (a validation error's echo of the request is never shown).
+    type: str
+  token_url:
+    description:
+      - The token endpoint for O(client_id). Default O(api_url) followed by C(/api/auth/service-token), real BRAiN's
+        endpoint, which takes a JSON body C({"client_id", "client_secret"}) (not an RFC 6749 form body).
+      - If not set, the environment variable E(BRAIN_TOKEN_URL) is used.
+      - A redirect, an answer that is not JSON, larger than 64 KiB, without an C(access_token) or not a bearer token is
+        an error. An answer without C(expires_in) is accepted (the token is used at once and never kept).
+    type: str
   validate_certs:
     description:
       - Verify the server's TLS certificate. Turn off only for a test backend.

@@ -15,17 +15,30 @@ import ssl
 import time
 import urllib.error
 from email.utils import parsedate_to_datetime
-from urllib.parse import urlsplit, urlunsplit
 
 from ansible.module_utils.api import generate_jittered_backoff
 from ansible.module_utils.basic import env_fallback
 from ansible.module_utils.urls import ConnectionError as UrlsConnectionError
 from ansible.module_utils.urls import open_url
+from ansible_collections.brain.ops_assurance.plugins.module_utils._brain_http import (
+    LACKS_ROLE,
+    TOKEN_ANSWER_MAX,
+    TokenError,
+    display_url,
+    read_token,
+    token_request,
+    token_url,
+)
+from ansible_collections.brain.ops_assurance.plugins.module_utils._brain_http import error_detail as _error_detail
 
 # The environment names are the exporter's (brain-evidence-export), so one setting serves both.
 API_ARGUMENT_SPEC = {
     "api_url": {"type": "str", "required": True, "fallback": (env_fallback, ["BRAIN_API_URL"])},
-    "api_token": {"type": "str", "required": True, "no_log": True, "fallback": (env_fallback, ["BRAIN_API_TOKEN"])},
+    "api_token": {"type": "str", "no_log": True, "fallback": (env_fallback, ["BRAIN_API_TOKEN"])},
+    # OAuth2 client credentials instead of api_token: a fresh token from the backend's token endpoint per run.
+    "client_id": {"type": "str", "fallback": (env_fallback, ["BRAIN_CLIENT_ID"])},
+    "client_secret": {"type": "str", "no_log": True, "fallback": (env_fallback, ["BRAIN_CLIENT_SECRET"])},
+    "token_url": {"type": "str", "no_log": False, "fallback": (env_fallback, ["BRAIN_TOKEN_URL"])},  # a URL, not a secret
     "validate_certs": {"type": "bool", "default": True},
     "ca_path": {"type": "path"},
     "client_cert": {"type": "path"},
@@ -39,6 +52,7 @@ API_ARGUMENT_SPEC = {
 RETRY_STATUSES = frozenset((429, 502, 503, 504))
 RETRY_AFTER_MAX = 120  # seconds; a longer Retry-After is not waited for in full
 DETAIL_MAX = 300
+TOKEN_OPERATION = "get a service token"  # noqa: S105 - an operation name, not a secret
 
 
 class BrainApiError(Exception):
@@ -64,20 +78,6 @@ def argument_spec(**extra):
     return {**API_ARGUMENT_SPEC, **extra}
 
 
-def display_url(url):
-    """The URL without user info, query or fragment: safe to print."""
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    if ":" in host:
-        host = f"[{host}]"
-    try:
-        port = parts.port
-    except ValueError:  # not a number: left out rather than guessed
-        port = None
-    netloc = f"{host}:{port}" if port else host
-    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
-
-
 class BrainApi:
     def __init__(self, module):
         self.module = module
@@ -89,9 +89,24 @@ class BrainApi:
             module.fail_json(msg=f"timeout must be a number of seconds above 0, got {p['timeout']}")
         if p["retries"] < 0:
             module.fail_json(msg=f"retries must be 0 or more, got {p['retries']}")
-        self.token = p["api_token"].strip()  # a token read from a file keeps its newline
-        if not self.token or any(c in self.token for c in "\r\n\0"):
-            module.fail_json(msg="api_token is empty or holds a line break")
+        # The environment fallbacks count as set: a BRAIN_API_TOKEN left in the environment must not
+        # silently win over (or lose to) client credentials.
+        if p["api_token"] and p["client_id"]:
+            module.fail_json(msg="set api_token or client_id and client_secret, not both (the BRAIN_API_TOKEN and BRAIN_CLIENT_ID environment variables count)")
+        self.token_url = None
+        if p["client_id"]:
+            if not p["client_secret"]:
+                module.fail_json(msg="client_id needs client_secret")
+            self.token_url = token_url(self.base, p["token_url"])
+            if not self.token_url.startswith(("http://", "https://")):
+                module.fail_json(msg=f"token_url must start with http:// or https://, got {display_url(self.token_url)[:100]!r}")
+            self.token = None  # exchanged on the first call: a fresh token per run
+        elif p["api_token"]:
+            self.token = p["api_token"].strip()  # a token read from a file keeps its newline
+            if not self.token or any(c in self.token for c in "\r\n\0"):
+                module.fail_json(msg="api_token is empty or holds a line break")
+        else:
+            module.fail_json(msg="no credentials: set api_token, or client_id and client_secret (or BRAIN_API_TOKEN, BRAIN_CLIENT_ID and BRAIN_CLIENT_SECRET)")
         for option in ("ca_path", "client_cert", "client_key"):
             if p[option] and not os.path.isfile(p[option]):
                 module.fail_json(msg=f"{option} {p[option]} is not a file")
@@ -107,12 +122,16 @@ class BrainApi:
         """
         url = self.base + path
         request = f"{method} {display_url(url)}"
+        self._authenticate()
+        return self._retrying(lambda: self._once(operation, request, method, url, body))
+
+    def _retrying(self, once):
         retries = self.module.params["retries"]
         delays = generate_jittered_backoff(retries=retries, delay_base=1, delay_threshold=30)
         attempt = 1
         while True:
             try:
-                return self._once(operation, request, method, url, body)
+                return once()
             except _Retryable as retry:
                 delay = next(delays, None)
                 if delay is None:
@@ -129,6 +148,7 @@ class BrainApi:
         now. No answer at all raises BrainApiError with status None."""
         url = self.base + path
         request = f"GET {display_url(url)}"
+        self._authenticate()
         try:
             response = self._open("GET", url, None, {"Authorization": "Bearer " + self.token})
         except urllib.error.HTTPError as err:
@@ -145,7 +165,44 @@ class BrainApi:
             raw = b""
         return response.getcode(), raw.decode("utf-8", "replace")
 
-    def _open(self, method, url, data, headers):
+    def _authenticate(self):
+        """With client credentials, exchange them once for a token (real BRAiN: 15 minutes, more than a run)."""
+        if self.token is None:
+            self.token = self._retrying(self._exchange)
+
+    def _exchange(self):
+        """POST the client credentials to the token endpoint: never redirected (the body holds the
+        secret), a bounded answer, and errors that quote neither the secret nor the token."""
+        request = f"POST {display_url(self.token_url)}"
+        headers = {"Content-Type": "application/json", "Accept": "application/json"}
+        p = self.module.params
+        location = None
+        try:
+            response = self._open("POST", self.token_url, token_request(p["client_id"], p["client_secret"]), headers, follow_redirects="none")
+            status, content_type, raw = response.status, response.headers.get("Content-Type"), response.read(TOKEN_ANSWER_MAX + 1)
+        except urllib.error.HTTPError as err:
+            status, content_type, location = err.code, err.headers.get("Content-Type"), err.headers.get("Location")
+            try:
+                raw = err.read(TOKEN_ANSWER_MAX + 1)
+            except (AttributeError, OSError):
+                raw = b""
+            if status in RETRY_STATUSES:
+                raise _Retryable(BrainApiError(TOKEN_OPERATION, status, _error_detail(raw), request), _retry_after(err.headers.get("Retry-After"))) from None
+        except urllib.error.URLError as err:
+            raise _Retryable(BrainApiError(TOKEN_OPERATION, None, _reason(err.reason), request)) from None
+        except UrlsConnectionError as err:
+            raise BrainApiError(TOKEN_OPERATION, None, _reason(err), request) from None
+        except (http.client.HTTPException, TimeoutError, OSError) as err:
+            raise _Retryable(BrainApiError(TOKEN_OPERATION, None, _reason(err) if str(err) else type(err).__name__, request)) from None
+        except ValueError:
+            raise BrainApiError(TOKEN_OPERATION, None, "the request could not be sent (invalid URL)", request) from None
+        try:
+            return read_token(status, content_type, raw, location)[0]
+        except TokenError as err:
+            detail = f"the token endpoint refused the client credentials: {err}" if err.refused else str(err)
+            raise BrainApiError(TOKEN_OPERATION, err.status, detail, request) from None
+
+    def _open(self, method, url, data, headers, follow_redirects="safe"):
         p = self.module.params
         return open_url(
             url,
@@ -160,7 +217,7 @@ class BrainApi:
             client_key=p["client_key"],
             # A redirect never carries the token, and only GET follows one: a POST turned into a
             # GET by a 302 would read the state instead of setting it.
-            follow_redirects="safe",
+            follow_redirects=follow_redirects,
             unredirected_headers=["Authorization"],
             use_netrc=False,  # a ~/.netrc entry would replace the bearer token
             http_agent="brain.ops_assurance",
@@ -187,6 +244,8 @@ class BrainApi:
             detail = _error_detail(raw) if not 300 <= status < 400 else _redirect_detail(method, err.headers.get("Location"))
             if err.geturl() and display_url(err.geturl()) != display_url(url):
                 detail += f" (at {display_url(err.geturl())[:DETAIL_MAX]}, after a redirect that does not carry the token)"
+            elif status == 403 and self.token_url:
+                detail += "; " + LACKS_ROLE.format(url=display_url(self.token_url)[:DETAIL_MAX])
             error = BrainApiError(operation, status, detail, request)
             if status in RETRY_STATUSES:
                 raise _Retryable(error, _retry_after(err.headers.get("Retry-After"))) from None
@@ -246,30 +305,3 @@ def _retry_after(value):
         except (TypeError, ValueError, IndexError, OverflowError):
             return None
     return min(max(seconds, 0.0), RETRY_AFTER_MAX)
-
-
-def _error_detail(raw):
-    """The reason an error body gives: the governance API contract's `error`, or FastAPI's `detail` (a string, or
-    a list of validation errors shown as `loc: msg`; their `input` is left out, it echoes the request)."""
-    try:
-        body = json.loads(raw)
-    except (ValueError, TypeError):
-        body = None
-    if not isinstance(body, dict):
-        return "the API gave no reason"
-    reason = body.get("error") or body.get("detail")
-    if isinstance(reason, list):
-        parts = []
-        for item in reason:
-            if isinstance(item, dict):
-                loc = ".".join(str(x) for x in item.get("loc", ()) if x is not None)
-                parts.append(f"{loc}: {item.get('msg', '?')}" if loc else str(item.get("msg", "?")))
-            else:
-                parts.append(str(item))
-        reason = "; ".join(parts)
-    elif isinstance(reason, dict):
-        reason = json.dumps(reason, sort_keys=True)
-    reason = str(reason).strip() if reason else ""
-    if not reason:
-        return "the API gave no reason"
-    return reason if len(reason) <= DETAIL_MAX else reason[: DETAIL_MAX - 3] + "..."

@@ -17,18 +17,35 @@ EXPORT = ROOT / "scripts" / "brain-evidence-export"
 AUDIT = ROOT / "scripts" / "brain-audit"
 
 
+# The evidence tests' clock. The exporter, the verifier and the modules take today's date from the
+# system clock, so the tests run them with libfaketime (the `faketime` package), which starts each
+# process's clock at NOW: the days a test expects are the days they see, on any date and in a run
+# that crosses midnight UTC. 01:00, an hour before the daily export: the verifier's default
+# max-age (28 hours) still accepts evidence that ends with the day before yesterday, as the tests
+# that export only that far expect (on the real clock they failed from 04:00 UTC on).
+# In November 2026, after the fixed dates other tests give (an evidence window from 2026-11-01),
+# and before the machine's own date (the reference backend seeds no history in its future).
+NOW = datetime(2026, 11, 15, 1, 0, tzinfo=UTC)
+
+
+def on_the_clock(env=None):
+    """The environment (default: ours) that runs a process, and its children, on the tests' clock."""
+    clock = {"LD_PRELOAD": "/usr/$LIB/faketime/libfaketime.so.1", "FAKETIME": NOW.strftime("@%Y-%m-%d %H:%M:%S"), "TZ": "UTC"}
+    return {**(os.environ if env is None else env), **clock}
+
+
 def today():
-    return datetime.now(UTC).date()
+    return NOW.date()
 
 
 def day(offset):
-    """The UTC date `offset` days from today, as YYYY-MM-DD."""
+    """The UTC date `offset` days from the tests' today, as YYYY-MM-DD."""
     return str(today() + timedelta(days=offset))
 
 
 def seeded_backend(tmp_path, events=3000, days=3, end_offset=-1, *extra):
-    """A backend whose history covers whole past days: `days` days ending at 00:00 UTC of
-    today + end_offset (so with the defaults day(-1) is empty)."""
+    """A backend whose history covers whole past days: `days` days ending at 00:00 UTC of the
+    tests' today + end_offset (so with the defaults day(-1) is empty)."""
     end = f"{day(end_offset)}T00:00:00Z"
     return Backend(tmp_path, "--seed-events", str(events), "--seed-days", str(days), "--seed-end", end, "--seed", "5", *extra)
 
@@ -39,11 +56,12 @@ def export(api_url, directory, *args, token=ADMIN, env=None, timeout=120):
         environ["BRAIN_API_TOKEN"] = token
     environ.update(env or {})
     cmd = [sys.executable, str(EXPORT), "--api-url", api_url, "--dir", str(directory), "--retry-wait", "0.05", "--timeout", "5", *args]
-    return subprocess.run(cmd, env=environ, capture_output=True, text=True, timeout=timeout, check=False)
+    return subprocess.run(cmd, env=on_the_clock(environ), capture_output=True, text=True, timeout=timeout, check=False)
 
 
 def verify_log(path, *args):
-    return subprocess.run([sys.executable, str(AUDIT), "verify-log", str(path), *args], capture_output=True, text=True, timeout=300, check=False)
+    cmd = [sys.executable, str(AUDIT), "verify-log", str(path), *args]
+    return subprocess.run(cmd, env=on_the_clock(), capture_output=True, text=True, timeout=300, check=False)
 
 
 def snapshot(directory):
@@ -77,7 +95,7 @@ def ansible_module(module, args):
         "-a",
         json.dumps(args),
     ]
-    r = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300, check=False)
+    r = subprocess.run(cmd, env=on_the_clock(env), capture_output=True, text=True, timeout=300, check=False)
     return json.loads(r.stdout)["plays"][0]["tasks"][0]["hosts"]["localhost"]
 
 
@@ -85,7 +103,7 @@ def playbook(name, *extra):
     """Run one of the collection's playbooks by name against localhost; (rc, stdout + stderr)."""
     env = {**os.environ, "ANSIBLE_NOCOLOR": "1"}
     cmd = ["ansible-playbook", "-i", "localhost,", "-c", "local", "-e", f"ansible_python_interpreter={sys.executable}", f"brain.ops_assurance.{name}", *extra]
-    r = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300, check=False)
+    r = subprocess.run(cmd, env=on_the_clock(env), capture_output=True, text=True, timeout=300, check=False)
     return r.returncode, r.stdout + r.stderr
 
 
@@ -118,3 +136,10 @@ class MisbehavingApi:
     def close(self):
         self.server.shutdown()
         self.server.server_close()
+
+
+def pack_hash(pack):
+    """An evidence pack's content hash, recomputed independently of the code under test: SHA-256
+    of its canonical JSON without the content_hash member."""
+    body = {k: v for k, v in pack.items() if k != "content_hash"}
+    return hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()).hexdigest()

@@ -5,17 +5,10 @@ and builds the interop venv; run directly, pytest stops with the same instructio
 """
 
 import os
-import sys
 from pathlib import Path
 
 import pytest
 from realbrain import RealBrain, throwaway_key
-
-# The collection importable as ansible_collections.brain.ops_assurance (the harness links it there).
-for path in reversed(os.environ.get("ANSIBLE_COLLECTIONS_PATH", "").split(os.pathsep)):
-    if path and path not in sys.path:
-        sys.path.insert(0, path)
-
 
 MISSING = [name for name in ("BRAIN_SRC", "BRAIN_OA_INTEROP_PYTHON") if not os.environ.get(name)]
 # Collected along with other tests (`pytest tests`) without the interop setup, they stay out of the

@@ -7,6 +7,7 @@ import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from helpers import on_host
 
 SERVICE = "brain-evidence-export.service"
 TIMER = "brain-evidence-export.timer"
@@ -16,7 +17,7 @@ DAYS = [str(datetime.now(UTC).date() - timedelta(days=n)) for n in (3, 2, 1)]
 
 
 def journal(host, unit=SERVICE):
-    return host.run(f"journalctl -u {unit} --no-pager -n 30").stdout
+    return on_host.journal(host, unit)
 
 
 def start(host):
@@ -35,16 +36,10 @@ def published(host):
 
 
 def test_the_timer_is_enabled_with_a_next_elapse(host):
-    timer = host.service(TIMER)
-    assert timer.is_enabled and timer.is_running, journal(host, TIMER)
-    assert host.check_output(f"systemctl show -p NextElapseUSecRealtime --value {TIMER}") != ""
-    assert "02:00:00 UTC" in host.check_output(f"systemctl show -p TimersCalendar --value {TIMER}")
+    on_host.assert_active(host, TIMER)
+    assert on_host.unit_property(host, TIMER, "NextElapseUSecRealtime") != ""
+    assert "02:00:00 UTC" in on_host.unit_property(host, TIMER, "TimersCalendar")
     assert TIMER in host.check_output("systemctl list-timers --all --no-pager")
-
-
-@pytest.fixture
-def backend(host):
-    return host.get_host("podman://ev-backend")
 
 
 def test_with_the_api_stopped_the_run_fails_clearly_and_writes_nothing(host, backend):
@@ -52,8 +47,8 @@ def test_with_the_api_stopped_the_run_fails_clearly_and_writes_nothing(host, bac
     try:
         r = start(host)
         assert r.rc != 0
-        assert host.check_output(f"systemctl show -p Result --value {SERVICE}") == "exit-code"
-        assert host.check_output(f"systemctl show -p ExecMainStatus --value {SERVICE}") == "4"
+        assert on_host.unit_property(host, SERVICE, "Result") == "exit-code"
+        assert on_host.unit_property(host, SERVICE, "ExecMainStatus") == "4"
         assert re.search(r"brain-evidence-export: error: cannot connect to http://ev-backend:8000/\S+ \(after 2 attempts\)", journal(host)), journal(host)
         assert published(host) == []
         metrics = host.file("/var/lib/brain/evidence-metrics/brain_evidence_export.prom").content_string
@@ -64,7 +59,7 @@ def test_with_the_api_stopped_the_run_fails_clearly_and_writes_nothing(host, bac
 
 
 def test_a_run_writes_data_sidecar_and_signed_manifest_for_each_day(host):
-    host.run("for i in $(seq 50); do curl -sf http://ev-backend:8000/metrics/health && break; sleep 0.2; done")
+    on_host.answers(host, "http://ev-backend:8000/metrics/health")
     r = start(host)
     assert r.rc == 0, journal(host)
     names = [
@@ -76,8 +71,7 @@ def test_a_run_writes_data_sidecar_and_signed_manifest_for_each_day(host):
     sums = host.run(f"cd {EVIDENCE} && sha256sum -c audit-*.jsonl.sha256")
     assert sums.rc == 0 and sums.stdout.count(": OK") == 3, sums.stdout
     for day in DAYS:
-        f = host.file(f"{EVIDENCE}/audit-{day}.jsonl")
-        assert (f.user, f.group, f.mode) == ("brain-evidence", "brain-evidence", 0o640)
+        assert on_host.ownership(host, f"{EVIDENCE}/audit-{day}.jsonl") == ("brain-evidence", "brain-evidence", 0o640)
     assert f"exported audit-{DAYS[-1]}.jsonl" in journal(host)
 
 
@@ -91,8 +85,7 @@ def test_the_public_key_was_fetched_for_auditors(host):
     fetched = os.path.join(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"], "keys", "ev-host.pub")
     with open(fetched) as fh:
         assert fh.read() == host.file(PUBLIC_KEY).content_string
-    key = host.file("/etc/brain-evidence-export/signing-key.pem")
-    assert (key.user, key.group, key.mode) == ("root", "brain-evidence", 0o440)
+    assert on_host.ownership(host, "/etc/brain-evidence-export/signing-key.pem") == ("root", "brain-evidence", 0o440)
 
 
 def test_a_second_run_changes_nothing(host):
@@ -110,16 +103,14 @@ def test_node_exporter_serves_the_export_metrics(host):
 
 
 def test_the_token_stays_secret(host):
-    env = host.file("/etc/brain-evidence-export/env")
-    assert (env.user, env.group, env.mode) == ("root", "root", 0o600)
-    token = env.content_string.strip().split("=", 1)[1]
+    assert on_host.ownership(host, "/etc/brain-evidence-export/env") == ("root", "root", 0o600)
+    token = host.file("/etc/brain-evidence-export/env").content_string.strip().split("=", 1)[1]
     unit = host.file(f"/etc/systemd/system/{SERVICE}").content_string
-    assert token not in unit and token not in journal(host) and token not in host.check_output("ps -eo args")
+    assert token not in unit and token not in journal(host) and token not in on_host.command_lines(host)
     assert "EnvironmentFile=/etc/brain-evidence-export/env" in unit
 
 
 @pytest.mark.parametrize("unit", [SERVICE])
 def test_the_unit_is_hardened(host, unit):
-    out = host.run(f"systemd-analyze security --no-pager {unit}").stdout
-    exposure = float(re.search(r"Overall exposure level for \S+: (\d+\.\d+)", out).group(1))
+    exposure, out = on_host.exposure(host, unit)
     assert exposure <= 1.5, out

@@ -2,12 +2,11 @@
 backend and the evidence host). Runs after test_evidence_export.py, which made the evidence."""
 
 import datetime
-import hashlib
 import json
 import os
 import subprocess
 
-import pytest
+from helpers.evidence import pack_hash
 
 INVENTORY = os.path.join(os.environ.get("MOLECULE_EPHEMERAL_DIRECTORY", ""), "inventory")
 TOKEN = ["-e", "brain_api_token={{ brain_test_token }}"]  # a template: the token is never in argv
@@ -19,11 +18,6 @@ def playbook(name, *args, cwd=None):
     env = {**os.environ, "ANSIBLE_NOCOLOR": "1", "PWD": str(cwd or os.getcwd())}
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env=env, cwd=cwd, check=False)
     return r.returncode, r.stdout + r.stderr
-
-
-@pytest.fixture
-def backend(host):
-    return host.get_host("podman://ev-backend")
 
 
 def test_safe_mode_refuses_to_run_without_a_reason():
@@ -56,9 +50,7 @@ def test_evidence_pack_lands_verified_on_the_controller(tmp_path):
     assert pack_file.name == f"ev-backend-internal-1970-01-01-{tomorrow}.json"
     assert oct(pack_file.stat().st_mode & 0o777) == "0o640"  # an internal pack holds every audit event
     pack = json.loads(pack_file.read_text())
-    body = {k: v for k, v in pack.items() if k != "content_hash"}
-    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
-    assert hashlib.sha256(canonical).hexdigest() == pack["content_hash"]
+    assert pack_hash(pack) == pack["content_hash"]
     assert f"content_hash {pack['content_hash']} (verified locally and by the API)" in out
     pack_file.write_text("{}\n")  # a different pack of the same name is never replaced
     rc, out = playbook("evidence_pack", *TOKEN, "-e", "evidence_pack_scope=internal", "-e", "evidence_pack_dir=packs", cwd=tmp_path)

@@ -7,52 +7,22 @@ from urllib.parse import urlsplit
 
 import pytest
 import testinfra
+from helpers import on_host
 
 GROUPS = ["brain-contract", "brain-evidence", "brain-governance", "brain-meta", "brain-operations", "brain-security-slo"]
 monitor = testinfra.get_host("podman://prom-monitor")
 archive = testinfra.get_host("podman://prom-archive")
 backend = testinfra.get_host("podman://prom-backend")
-
-# Runs on the backend host; reads the token from its file so it never appears in argv or ps.
-DRILL = """
-import json, sys, urllib.request
-req = urllib.request.Request("http://127.0.0.1:8000/api/drill/" + sys.argv[1], method="POST",
-                             data=json.dumps({"reason": "molecule"}).encode())
-req.add_header("Authorization", "Bearer " + open("/etc/brain-backend/token").read().strip())
-print(urllib.request.urlopen(req, timeout=10).read().decode())
-"""
+get, api = on_host.prometheus_get, on_host.prometheus_api  # Prometheus's API on a host: body, JSON
 
 
-# Prometheus's API on a host, over TLS and with basic auth where the role set them up (the
-# password is read on the host, never passed on a command line).
-GET = """
-import base64, os, ssl, sys, urllib.request
-tls = "tls_server_config" in open("/etc/prometheus/web.yml").read() if os.path.exists("/etc/prometheus/web.yml") else False
-req = urllib.request.Request(("https" if tls else "http") + "://127.0.0.1:9090" + sys.argv[1])
-if os.path.exists("/etc/prometheus/web-client-password"):
-    secret = base64.b64encode(b"ops:" + open("/etc/prometheus/web-client-password", "rb").read()).decode()
-    req.add_header("Authorization", "Basic " + secret)
-context = ssl.create_default_context(cafile="/etc/prometheus-tls/cert.pem") if tls else None
-print(urllib.request.urlopen(req, timeout=10, context=context).read().decode())
-"""
-
-
-def get(host, path):
-    return host.check_output("python3 -c %s %s", GET, path)
-
-
-def api(host, path):
-    return json.loads(get(host, path))
-
-
-def journal(host, unit):
-    return host.run(f"journalctl -u {unit} --no-pager -n 40").stdout
+def drill(action):
+    assert on_host.call(backend, "POST", f"/api/drill/{action}", '{"reason": "molecule"}')["status"] == 200
 
 
 @pytest.mark.parametrize("host,unit", [(monitor, "prometheus"), (monitor, "prometheus-alertmanager"), (archive, "prometheus")])
 def test_services_run(host, unit):
-    svc = host.service(unit)
-    assert svc.is_running and svc.is_enabled, journal(host, unit)
+    on_host.assert_active(host, unit)
 
 
 @pytest.mark.parametrize("host", [monitor, archive])
@@ -90,23 +60,20 @@ def test_listeners_are_loopback_only():
 
 
 def test_scrape_token_is_protected():
-    token = monitor.file("/etc/prometheus/brain-token")
-    assert (token.user, token.group, token.mode) == ("root", "prometheus", 0o640)
+    assert on_host.ownership(monitor, "/etc/prometheus/brain-token") == ("root", "prometheus", 0o640)
     config = monitor.file("/etc/prometheus/prometheus.yml").content_string
     assert "credentials_file: /etc/prometheus/brain-token" in config
-    assert token.content_string not in config
+    assert monitor.file("/etc/prometheus/brain-token").content_string not in config
 
 
 @pytest.mark.parametrize("host,unit,limit", [(monitor, "prometheus", 2.0), (monitor, "prometheus-alertmanager", 2.0), (archive, "prometheus", 2.0)])
 def test_unit_is_hardened(host, unit, limit):
-    out = host.check_output(f"systemd-analyze security --offline=true --no-pager /etc/systemd/system/{unit}.service")
-    exposure = float(out.strip().splitlines()[-1].split("exposure level for")[1].split(":")[1].split()[0])
+    exposure, out = on_host.exposure(host, "--offline=true", f"/etc/systemd/system/{unit}.service")
     assert exposure <= limit, out
 
 
 def test_web_config_requires_tls_and_basic_auth():
-    web = archive.file("/etc/prometheus/web.yml")
-    assert (web.user, web.group, web.mode) == ("root", "prometheus", 0o640)
+    assert on_host.ownership(archive, "/etc/prometheus/web.yml") == ("root", "prometheus", 0o640)
     code = "curl -s -o /dev/null -w '%{http_code}' --cacert /etc/prometheus-tls/cert.pem https://127.0.0.1:9090/api/v1/targets"
     assert archive.check_output(code) == "401"
     # Plain HTTP to a TLS listener: Go's server answers 400 and serves nothing.
@@ -120,7 +87,7 @@ def test_archive_install_uses_the_release_binaries():
 
 
 def test_override_alert_fires_and_reaches_alertmanager():
-    backend.check_output("python3 -c %s %s", DRILL, "override/activate")
+    drill("override/activate")
     try:
         deadline = time.time() + 120
         seen = None
@@ -139,7 +106,7 @@ def test_override_alert_fires_and_reaches_alertmanager():
         firing = [a for a in api(monitor, "/api/v1/alerts")["data"]["alerts"] if a["labels"]["alertname"] == "GovernanceOverrideActive"]
         assert firing and firing[0]["state"] == "firing"
     finally:
-        backend.check_output("python3 -c %s %s", DRILL, "override/clear")
+        drill("override/clear")
 
 
 def notes(host):
@@ -178,7 +145,7 @@ def test_delivery_meta_alerts_fire_when_alertmanager_stops():
         assert wanted <= firing_in_prometheus(), api(monitor, "/api/v1/alerts")
     finally:
         monitor.check_output("systemctl start prometheus-alertmanager")
-    assert monitor.service("prometheus-alertmanager").is_running, journal(monitor, "prometheus-alertmanager")
+    assert monitor.service("prometheus-alertmanager").is_running, on_host.journal(monitor, "prometheus-alertmanager")
 
 
 RUNBOOKS = "/usr/share/doc/brain-ops-assurance/runbooks"

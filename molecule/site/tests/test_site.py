@@ -13,6 +13,8 @@ from urllib.parse import urlsplit
 import pytest
 import testinfra
 import yaml
+from helpers import on_host
+from helpers.evidence import pack_hash
 
 backend = testinfra.get_host("podman://backend-1")
 monitor = testinfra.get_host("podman://monitor-1")
@@ -24,7 +26,7 @@ JOBS = {"alertmanager", "brain-evidence", "brain-governance", "brain-operations"
 
 
 def api(path):
-    return json.loads(monitor.check_output("curl -fsS %s", f"http://127.0.0.1:9090{path}"))["data"]
+    return on_host.prometheus_api(monitor, path)["data"]
 
 
 def query(expr):
@@ -59,9 +61,8 @@ def test_the_first_export_reached_prometheus_through_node_exporter():
 
 
 def test_the_export_timer_is_scheduled():
-    timer = evidence.service("brain-evidence-export.timer")
-    assert timer.is_enabled and timer.is_running
-    assert evidence.check_output("systemctl show brain-evidence-export.timer -p NextElapseUSecRealtime --value").strip()
+    on_host.assert_active(evidence, "brain-evidence-export.timer")
+    assert on_host.unit_property(evidence, "brain-evidence-export.timer", "NextElapseUSecRealtime").strip()
 
 
 def test_the_first_export_verifies_with_the_key_auditors_got():
@@ -91,7 +92,7 @@ def test_no_token_on_a_command_line():
         ).stdout
     )
     for host in (backend, monitor, evidence):
-        args = host.check_output("ps -eo args")
+        args = on_host.command_lines(host)
         assert not [name for name, token in secrets.items() if token in args], host.backend.hostname
 
 
@@ -133,9 +134,7 @@ def test_the_drill_evidence_pack_is_the_one_reported_and_hashes_right(drill):
     pack_file = path.parent / report["evidence"]["file"]
     assert hashlib.sha256(pack_file.read_bytes()).hexdigest() == report["evidence"]["sha256"]
     pack = json.loads(pack_file.read_text())
-    body = {k: v for k, v in pack.items() if k != "content_hash"}
-    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
-    assert hashlib.sha256(canonical).hexdigest() == pack["content_hash"] == report["evidence"]["content_hash"]
+    assert pack_hash(pack) == pack["content_hash"] == report["evidence"]["content_hash"]
     assert {e["event_type"] for e in pack["audit_events"]} >= {"sovereign.override_activated", "system.safe_mode_enabled"}
 
 
@@ -151,10 +150,5 @@ def test_the_drill_left_the_backend_as_it_found_it():
     assert query("sovereign_override_active")[0]["value"][1] == "0"
     firing = [a for a in api("/api/v1/alerts")["alerts"] if a["labels"]["alertname"] == "GovernanceOverrideActive"]
     assert firing == []
-    status = backend.check_output(
-        "python3 -c %s",
-        "import urllib.request; r = urllib.request.Request('http://127.0.0.1:8000/api/safe-mode/status');"
-        " r.add_header('Authorization', 'Bearer ' + open('/etc/brain-backend/token').read().strip());"
-        " print(urllib.request.urlopen(r, timeout=10).read().decode())",
-    )
-    assert json.loads(status)["enabled"] is False
+    status = on_host.call(backend, "GET", "/api/safe-mode/status")
+    assert status["status"] == 200 and status["body"]["enabled"] is False

@@ -15,7 +15,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from helpers.backend import ADMIN, READER, free_port
-from helpers.evidence import EXPORT, MisbehavingApi, day, evidence_files, export, seeded_backend, snapshot, verify_log
+from helpers.evidence import EXPORT, MisbehavingApi, day, evidence_files, export, on_the_clock, seeded_backend, snapshot, verify_log
 from helpers.fault_proxy import FaultProxy
 
 THREE_DAYS = [day(-4), day(-3), day(-2)]
@@ -268,7 +268,7 @@ def test_a_concurrent_run_is_refused(proxy, evdir):
     proxy.plan = ["sleep:3"]
     first = subprocess.Popen(
         [sys.executable, str(EXPORT), "--api-url", proxy.url, "--dir", str(evdir), "--date", day(-2)],
-        env={**os.environ, "BRAIN_API_TOKEN": ADMIN},
+        env=on_the_clock({**os.environ, "BRAIN_API_TOKEN": ADMIN}),
         stderr=subprocess.PIPE,
         text=True,
     )
@@ -284,7 +284,7 @@ def test_sigkill_mid_write_leaves_no_partial_file(proxy, evdir):
     proxy.plan = ["pass", "sleep:30"]  # the second page hangs, after the first was written
     p = subprocess.Popen(
         [sys.executable, str(EXPORT), "--api-url", proxy.url, "--dir", str(evdir), "--date", day(-2), "--page-size", "400"],
-        env={**os.environ, "BRAIN_API_TOKEN": ADMIN},
+        env=on_the_clock({**os.environ, "BRAIN_API_TOKEN": ADMIN}),
         stderr=subprocess.DEVNULL,
     )
     while proxy.requests < 2:

@@ -2,7 +2,6 @@
 targets' rhythm (check, apply, idempotent check and apply, with diff), the exact error of every
 failure, and no token in any output."""
 
-import datetime
 import json
 import os
 import re
@@ -15,8 +14,9 @@ from pathlib import Path
 import pytest
 from ansible_collections.brain.ops_assurance.plugins.modules.evidence_pack import content_hash
 from helpers.backend import ADMIN, READER, Backend, free_port
-from helpers.evidence import day, export, seeded_backend
+from helpers.evidence import day, export, on_the_clock, seeded_backend
 from helpers.fault_proxy import FaultProxy
+from helpers.processes import command_lines
 from helpers.stub_api import BrainEvidence, BrainSafeMode, StubApi
 
 TARGETS = Path(__file__).resolve().parents[1] / "integration" / "targets"
@@ -34,14 +34,14 @@ PLAY = """
 
 
 def playbook(tmp_path, tasks, url, token, json_output=False, env=None):
-    """Run the tasks against `url`; the token travels in a vars file, as from Vault."""
+    """Run the tasks against `url` on the tests' clock; the token travels in a vars file, as from Vault."""
     (tmp_path / "play.yml").write_text(PLAY.format(tasks=tasks))
     (tmp_path / "vars.json").write_text(json.dumps({"brain_api_url": url, "brain_api_token": token, "ansible_python_interpreter": sys.executable}))
     env = {**os.environ, "ANSIBLE_NOCOLOR": "1", "ANSIBLE_DEPRECATION_WARNINGS": "0", **(env or {})}
     if json_output:
         env["ANSIBLE_STDOUT_CALLBACK"] = "ansible.posix.json"
     cmd = ["ansible-playbook", "-i", "localhost,", "-c", "local", "-e", f"@{tmp_path / 'vars.json'}", str(tmp_path / "play.yml")]
-    return subprocess.run([*cmd, *([] if json_output else ["-vvv"])], env=env, capture_output=True, text=True, timeout=300, check=False)
+    return subprocess.run([*cmd, *([] if json_output else ["-vvv"])], env=on_the_clock(env), capture_output=True, text=True, timeout=300, check=False)
 
 
 def one_task(tmp_path, module, args, url, token=ADMIN, env=None):
@@ -410,17 +410,6 @@ def ad_hoc(env, url, token):
     return subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 
-def command_lines():
-    lines = []
-    for pid in os.listdir("/proc"):
-        try:
-            with open(f"/proc/{pid}/cmdline", "rb") as fh:
-                lines.append(fh.read().replace(b"\0", b" ").decode("utf-8", "replace"))
-        except OSError:
-            continue
-    return lines
-
-
 def test_the_environment_fallback_keeps_the_token_out_of_ps_output_and_errors(shared_backend):
     token = "env-only-token-0123456789"
     with StubApi({("GET", "/api/safe-mode/status"): [(200, {"enabled": False}, {})]}, delay=3) as api:
@@ -464,7 +453,7 @@ def test_evidence_pack_without_a_window_agrees_with_itself(shared_backend, tmp_p
     r = playbook(tmp_path, tasks, shared_backend.url(""), ADMIN, json_output=True)
     first, second = (t["hosts"]["localhost"] for t in json.loads(r.stdout)["plays"][0]["tasks"])
     assert first["changed"] is True and second.get("failed") is not True and second["changed"] is False, second
-    tomorrow = (datetime.datetime.now(datetime.UTC).date() + datetime.timedelta(days=1)).isoformat()
+    tomorrow = day(1)
     assert (first["start_time"], first["end_time"]) == ("1970-01-01T00:00:00Z", f"{tomorrow}T00:00:00Z")
     assert json.loads((tmp_path / "pack.json").read_text())["time_range"] == {"start": "1970-01-01T00:00:00.000000Z", "end": f"{tomorrow}T00:00:00.000000Z"}
 
@@ -475,10 +464,10 @@ def test_evidence_pack_playbook_never_replaces_a_different_pack_and_writes_0640(
     )
     cmd = ["ansible-playbook", "-i", "localhost,", "-c", "local", "-e", f"@{tmp_path / 'vars.json'}", "-e", "evidence_pack_hosts=localhost"]
     cmd += ["-e", "evidence_pack_scope=internal", "-e", f"evidence_pack_dir={tmp_path / 'packs'}", "brain.ops_assurance.evidence_pack"]
-    env = {**os.environ, "ANSIBLE_NOCOLOR": "1"}
+    env = on_the_clock({**os.environ, "ANSIBLE_NOCOLOR": "1"})
     first = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300, check=False)
     assert first.returncode == 0, first.stdout[-3000:]
-    tomorrow = (datetime.datetime.now(datetime.UTC).date() + datetime.timedelta(days=1)).isoformat()
+    tomorrow = day(1)
     (pack,) = (tmp_path / "packs").iterdir()
     assert oct(pack.stat().st_mode & 0o777) == "0o640"
     assert json.loads(pack.read_text())["content_hash"] in first.stdout

@@ -19,11 +19,11 @@ from helpers.roles import PUBLIC_ROLES, SPECS
 DOCS = ROOT / "docs/runbooks"
 FILES = sorted(p.name for p in DOCS.glob("*.md"))
 CONTRACT = (ROOT / "docs/governance-api.md").read_text()
-# Metrics the backend serves (the contract's tables), the exporter writes, and Prometheus's own.
+# Metrics the backend serves (the contract's tables), the exporter and the archive write, and Prometheus's own.
 METRICS = set(re.findall(r"^\| `([a-z_]+)(?:\{[a-z,]+\})?` \| (?:gauge|counter|histogram) \|", CONTRACT, re.M))
 HISTOGRAMS = set(re.findall(r"^\| `([a-z_]+)(?:\{[a-z,]+\})?` \| histogram \|", CONTRACT, re.M))
 METRICS |= {f"{h}_{s}" for h in HISTOGRAMS for s in ("bucket", "count", "sum")}
-METRICS |= set(re.findall(r"`(brain_evidence_export_[a-z_]+)`", (ROOT / "docs/evidence-export.md").read_text()))
+METRICS |= set(re.findall(r"`(brain_evidence_(?:export|archive)_[a-z_]+)`", (ROOT / "docs/evidence-export.md").read_text()))
 # Prometheus's and Alertmanager's own metrics the meta alerts read: the self-monitoring table of docs/rule-pack.md.
 PROMETHEUS_METRICS = set(re.findall(r"^\| `((?:prometheus|alertmanager)_[a-z_]+)` \| (?:gauge|counter) \|", (ROOT / "docs/rule-pack.md").read_text(), re.M))
 EVENT_TYPES = set(re.findall(r"`([a-z]+\.[a-z_]+)`", CONTRACT.split("Event types written by the backend:")[1].split("###")[0]))

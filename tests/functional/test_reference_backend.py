@@ -32,6 +32,9 @@ from helpers.backend import (
     sign_jwt,
 )
 
+# Where seeded history ends when a test's expectations depend on it: a fixed instant, not today.
+SEED_END = datetime(2025, 6, 15, 12, 0, tzinfo=UTC)
+
 
 @pytest.fixture
 def backend(tmp_path):
@@ -240,9 +243,9 @@ def test_audit_export_pages_by_cursor_and_chains_across_pages(tmp_path):
 
 
 def test_audit_export_by_day_is_a_contiguous_chain_segment(tmp_path):
-    b = Backend(tmp_path, "--seed-events", "3000", "--seed-days", "3", "--seed", "1")
+    b = Backend(tmp_path, "--seed-events", "3000", "--seed-days", "3", "--seed", "1", "--seed-end", f"{SEED_END:%Y-%m-%dT%H:%M:%SZ}")
     try:
-        day = (datetime.now(UTC) - timedelta(days=1)).date()
+        day = (SEED_END - timedelta(days=1)).date()
         window = {"start_time": f"{day}T00:00:00Z", "end_time": f"{day + timedelta(days=1)}T00:00:00Z"}
         events = b.events(**window)
         assert 900 < len(events) < 1100
@@ -428,13 +431,13 @@ def test_state_and_chain_survive_a_restart(tmp_path):
 
 
 def test_seeded_history_is_spread_and_monotonic(tmp_path):
-    b = Backend(tmp_path, "--seed-events", "1000", "--seed-days", "5")
+    b = Backend(tmp_path, "--seed-events", "1000", "--seed-days", "5", "--seed-end", f"{SEED_END:%Y-%m-%dT%H:%M:%SZ}")
     try:
         events = b.events()
         stamps = [e["timestamp"] for e in events]
         assert len(events) == 1000 and stamps == sorted(stamps)
         first = datetime.fromisoformat(stamps[0])
-        assert timedelta(days=4.9) < datetime.now(UTC) - first < timedelta(days=5.1)
+        assert timedelta(days=4.9) < SEED_END - first < timedelta(days=5.1)
         verify_chain(events)
     finally:
         b.stop()

@@ -76,6 +76,7 @@ TARGETS = {
     "ops2": {"instance": "b2:8000", "job": "brain-operations", "dialect": "seed"},
     "main": {"instance": "b1:8000", "job": "brain-operations", "dialect": "upstream_main"},
     "ev": {"instance": "e1:9100", "job": "brain-evidence", "dialect": "evidence_export"},
+    "arc": {"instance": "a1:9100", "job": "brain-evidence-archive", "dialect": "evidence_archive"},
     "prom": {"instance": "127.0.0.1:9090", "job": "prometheus"},
     "am": {"instance": "127.0.0.1:9093", "job": "alertmanager"},
 }

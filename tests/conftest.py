@@ -1,4 +1,5 @@
-"""Make the collection importable as ansible_collections.brain.ops_assurance (the harness links it there)."""
+"""Shared by every tier (unit, functional, interop): the collection importable as
+ansible_collections.brain.ops_assurance, from the path the harness links to this checkout."""
 
 import os
 import sys
