@@ -10,6 +10,7 @@ import tarfile
 from pathlib import Path
 
 import pytest
+from helpers.roles import PRIVATE_ROLES
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -18,7 +19,7 @@ def readme_table():
     """(kind, name) rows of the README's "What is inside" table."""
     text = (ROOT / "README.md").read_text()
     section = text.split("## What is inside", 1)[1].split("\n## ", 1)[0]
-    return {(m[1], m[2]) for m in re.finditer(r"^\| (\w+) \| `([^`]+)` \|", section, re.M)}
+    return {(m[1], m[2]) for m in re.finditer(r"^\| ([a-z ]+) \| `([^`]+)` \|", section, re.M)}
 
 
 def shipped(names):
@@ -27,7 +28,7 @@ def shipped(names):
     for name in names:
         parts = name.split("/")
         if parts[0] == "roles" and len(parts) == 2:
-            found.add(("role", f"brain.ops_assurance.{parts[1]}"))
+            found.add(("private role" if parts[1] in PRIVATE_ROLES else "role", f"brain.ops_assurance.{parts[1]}"))
         elif parts[:2] == ["plugins", "modules"] and name.endswith(".py") and not parts[-1].startswith("_"):
             found.add(("module", f"brain.ops_assurance.{Path(name).stem}"))
         elif parts[:2] == ["plugins", "filter"] and name.endswith(".py"):

@@ -4,14 +4,14 @@ import subprocess
 from pathlib import Path
 
 import pytest
-import yaml
+from helpers.roles import PUBLIC_ROLES, SPECS
 
 ROOT = Path(__file__).resolve().parents[2]
-ROLES = sorted(p.name for p in (ROOT / "roles").iterdir() if (p / "meta/argument_specs.yml").exists())
+ROLES = PUBLIC_ROLES
 
 
 def options(role):
-    return yaml.safe_load((ROOT / "roles" / role / "meta/argument_specs.yml").read_text())["argument_specs"]["main"]["options"]
+    return SPECS[role]["main"]["options"]
 
 
 @pytest.mark.parametrize("role", ROLES)

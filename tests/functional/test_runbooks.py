@@ -15,6 +15,7 @@ import yaml
 from ansible_collections.brain.ops_assurance.plugins.module_utils._capabilities import DIALECTS
 from helpers.backend import ADMIN, Backend
 from helpers.render import ROOT, playbook, render_rules, render_runbooks
+from helpers.roles import PUBLIC_ROLES, SPECS
 
 DOCS = ROOT / "docs/runbooks"
 FILES = sorted(p.name for p in DOCS.glob("*.md"))
@@ -36,8 +37,8 @@ EVENT_LIKE = re.compile(r"\b(?:system|sovereign|bundle|axe|preflight|executor|po
 
 def role_variables():
     names = set()
-    for spec in (ROOT / "roles").glob("*/meta/argument_specs.yml"):
-        names |= set(yaml.safe_load(spec.read_text())["argument_specs"]["main"]["options"])
+    for role in PUBLIC_ROLES:
+        names |= set(SPECS[role]["main"]["options"])
     return names
 
 

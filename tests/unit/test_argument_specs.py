@@ -1,12 +1,14 @@
 """Every role's argument specs match its defaults (tests/functional/test_role_docs.py: ansible-doc renders them)."""
 
+import re
 from pathlib import Path
 
 import pytest
 import yaml
+from helpers.roles import PRIVATE_ROLES, PUBLIC_ROLES, SPECS
 
 ROOT = Path(__file__).resolve().parents[2]
-ROLES = sorted(p.name for p in (ROOT / "roles").iterdir() if (p / "meta/argument_specs.yml").exists())
+ROLES = PUBLIC_ROLES
 
 
 def defaults(role):
@@ -20,11 +22,69 @@ def defaults(role):
 
 
 def options(role):
-    return yaml.safe_load((ROOT / "roles" / role / "meta/argument_specs.yml").read_text())["argument_specs"]["main"]["options"]
+    return SPECS[role]["main"]["options"]
 
 
 def test_every_role_has_specs():
-    assert ROLES and sorted(p.name for p in (ROOT / "roles").iterdir() if p.is_dir()) == ROLES
+    assert ROLES and sorted(p.name for p in (ROOT / "roles").iterdir() if p.is_dir()) == sorted([*ROLES, *PRIVATE_ROLES])
+
+
+@pytest.mark.parametrize("role", PRIVATE_ROLES)
+def test_private_entry_points_are_its_task_files(role):
+    assert sorted(SPECS[role]) == sorted(p.stem for p in (ROOT / "roles" / role / "tasks").glob("*.yml"))
+
+
+def tasks_of(items):
+    """Every task of a task or handler list, blocks opened."""
+    for task in items or []:
+        yield task
+        for key in ("block", "rescue", "always"):
+            yield from tasks_of(task.get(key))
+
+
+def includes():
+    """(file, kind, argument) of each include or import in the roles' task and handler files: kind
+    `role` with include_role's arguments, or `tasks` with the task file."""
+    for path in sorted((ROOT / "roles").glob("*/*/*.yml")):
+        if path.parent.name not in ("tasks", "handlers"):
+            continue
+        for task in tasks_of(yaml.safe_load(path.read_text())):
+            for action, arg in task.items():
+                kind = re.fullmatch(r"(?:ansible\.builtin\.)?(?:include|import)_(role|tasks)", action)
+                if kind:
+                    yield path.relative_to(ROOT).as_posix(), kind[1], arg["file"] if kind[1] == "tasks" and isinstance(arg, dict) else arg
+
+
+PRIVATE = {f"brain.ops_assurance.{r}": r for r in PRIVATE_ROLES}
+# A handler cannot include a role, so handlers include the private role's task files by path.
+PRIVATE_FILE = re.compile(r"\{\{ role_path \}\}/\.\./(" + "|".join(PRIVATE_ROLES) + r")/tasks/(\w+)\.yml")
+
+
+def private_calls():
+    """(file, private role, entry point) of each call of the private role."""
+    for f, kind, arg in includes():
+        if kind == "role" and arg["name"] in PRIVATE:
+            yield f, PRIVATE[arg["name"]], arg["tasks_from"]
+        elif kind == "tasks" and (m := PRIVATE_FILE.fullmatch(arg)):
+            yield f, m[1], m[2]
+
+
+def test_no_role_reaches_into_another_public_role():
+    """Shared internals live in the private role: a role includes its own task files or the private
+    role's, never another public role's (by role name or by a path out of its directory)."""
+    found = list(includes())
+    assert {kind for _, kind, _ in found} == {"role", "tasks"}, "the walk found no include of some kind"
+    bad = [(f, arg) for f, kind, arg in found if (arg["name"] not in PRIVATE if kind == "role" else "/" in arg and not PRIVATE_FILE.fullmatch(arg))]
+    assert bad == []
+
+
+def test_the_private_role_is_called_by_its_entry_points():
+    """`tasks_from: service`, not `service.yml`: Ansible checks the argument spec of the entry point
+    named exactly as `tasks_from`, so a file name would check nothing. A handler's include names
+    an entry point's file."""
+    calls = list(private_calls())
+    assert {entry for _, _, entry in calls} == {"service", "reload"}
+    assert [(f, entry) for f, role, entry in calls if entry not in SPECS[role]] == []
 
 
 @pytest.mark.parametrize("role", ROLES)

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 import yaml
+from helpers.roles import PRIVATE_ROLES, PUBLIC_ROLES, SPECS
 from packaging.specifiers import SpecifierSet
 from packaging.version import Version
 
 ROOT = Path(__file__).resolve().parents[2]
-ROLES = sorted(p.name for p in (ROOT / "roles").iterdir() if p.is_dir())
 
 
 def legs():
@@ -65,10 +65,10 @@ def role_readme(role):
 
 
 def role_spec(role):
-    return yaml.safe_load((ROOT / "roles" / role / "meta/argument_specs.yml").read_text())["argument_specs"]["main"]
+    return SPECS[role]["main"]
 
 
-@pytest.mark.parametrize("role", ROLES)
+@pytest.mark.parametrize("role", PUBLIC_ROLES)
 def test_role_readme_points_at_ansible_doc_and_its_table_matches_the_specs(role):
     text = role_readme(role)
     assert text.startswith(f"# brain.ops_assurance.{role}\n")
@@ -86,7 +86,16 @@ def test_role_readme_points_at_ansible_doc_and_its_table_matches_the_specs(role)
             assert yaml.safe_load(default.strip("`")) == options[name]["default"], name
 
 
-@pytest.mark.parametrize("role", ROLES)
+@pytest.mark.parametrize("role", PRIVATE_ROLES)
+def test_private_role_readme_says_it_is_internal_and_points_at_ansible_doc(role):
+    text = role_readme(role)
+    assert text.startswith(f"# brain.ops_assurance.{role}\n\nInternal only: ")
+    assert f"`ansible-doc -t role brain.ops_assurance.{role}`" in text
+    assert "## License\n\nGPL-3.0-or-later" in text
+    assert "```yaml" not in text  # no example: a playbook does not call it
+
+
+@pytest.mark.parametrize("role", PUBLIC_ROLES)
 def test_role_readme_example_sets_only_real_options_and_every_required_one(role):
     [block] = re.findall(r"```yaml\n(.*?)```", role_readme(role), re.S)
     [play] = yaml.safe_load(block)
@@ -98,7 +107,8 @@ def test_role_readme_example_sets_only_real_options_and_every_required_one(role)
 
 
 def test_the_release_lists_every_role_module_and_filter_at_its_version_added():
-    """A role without version_added would be missing from the release notes' "New Roles"."""
+    """A role without version_added would be missing from the release notes' "New Roles". The
+    private role has no `main` entry point, hence no version_added, and is never listed."""
     releases = yaml.safe_load((ROOT / "changelogs/changelog.yaml").read_text())["releases"]
     listed = set()
     for version, release in releases.items():
@@ -106,7 +116,7 @@ def test_the_release_lists_every_role_module_and_filter_at_its_version_added():
         listed |= {("module", m["name"], version) for m in release.get("modules", [])}
         listed |= {("filter", f["name"], version) for f in release.get("plugins", {}).get("filter", [])}
     # What is added after the last release is listed when that release is made (antsibull-changelog).
-    expected = {("role", r, str(role_spec(r)["version_added"])) for r in ROLES if str(role_spec(r)["version_added"]) in releases}
+    expected = {("role", r, str(role_spec(r)["version_added"])) for r in PUBLIC_ROLES if str(role_spec(r)["version_added"]) in releases}
     for kind, folder in (("module", "modules"), ("filter", "filter")):
         for path in (ROOT / "plugins" / folder).glob("[!_]*.py"):
             added = re.search(r"^version_added: (\S+)", path.read_text(), re.M)[1]
