@@ -4,7 +4,7 @@
     python3 tests/dashboards/governance.py --check   exit 1 when the committed JSON differs
 
 Built with Grafana's dashboards-as-code SDK (grafana-foundation-sdk, pinned in tests/requirements.txt).
-Every query reads the rule pack's normalised series (the seed contract's names, which every dialect is
+Every query reads the rule pack's normalised series (the contract's names, which every dialect is
 renamed into at scrape time, and the pack's recording rules), so one dashboard serves every dialect.
 Thresholds come from the prometheus role's defaults, so the colours change where the alerts fire.
 """
@@ -154,7 +154,7 @@ def build():
             "Override age",
             f"max by (instance) ((time() - sovereign_override_activated_timestamp_seconds{{{B}}}) * (sovereign_override_active{{{B}}} == bool 1))",
             f"How long the active override has lasted; 0 when none is active. Red from {override_max_age} s "
-            "(prometheus_brain_override_max_age, alert GovernanceOverrideActiveTooLong). Only the seed dialect exports the start time.",
+            "(prometheus_brain_override_max_age, alert GovernanceOverrideActiveTooLong). Only the contract dialect exports the start time.",
             thresholds=steps((None, "green"), (1, "orange"), (override_max_age, "red")),
             unit="s",
         ),
