@@ -17,9 +17,8 @@ from datetime import datetime, timedelta
 
 import pytest
 from ansible_collections.brain.ops_assurance.plugins.module_utils import evidence
-from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from helpers.evidence import ROOT, day, evidence_files, export, seeded_backend, snapshot, verify_log
+from helpers.evidence import ROOT, day, evidence_files, signed_evidence, snapshot, verify_log
 
 ARCHIVE = ROOT / "scripts" / "brain-evidence-archive"
 RRSYNC = shutil.which("rrsync") or "/usr/bin/rrsync"
@@ -50,18 +49,7 @@ SSH_ORIGINAL_COMMAND="$*" {rrsync} -ro "$dir" | head -c 40000
 def clean(tmp_path_factory):
     """Four signed days from the real exporter, and the key pair (the host's, which a root on the
     evidence host holds; the archive only gets the public half)."""
-    root = tmp_path_factory.mktemp("clean")
-    backend = seeded_backend(root)
-    key = Ed25519PrivateKey.generate()
-    (root / "signing.pem").write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
-    (root / "signing.pub").write_bytes(key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
-    (root / "evidence").mkdir()
-    try:
-        r = export(backend.url(""), root / "evidence", "--start-date", DAYS[0], "--signing-key", str(root / "signing.pem"))
-        assert r.returncode == 0, r.stderr
-    finally:
-        backend.stop()
-    return root
+    return signed_evidence(tmp_path_factory.mktemp("clean"), DAYS[0])
 
 
 class Site:

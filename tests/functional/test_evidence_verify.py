@@ -14,36 +14,16 @@ from pathlib import Path
 
 import pytest
 from ansible_collections.brain.ops_assurance.plugins.module_utils import evidence
-from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from helpers.evidence import AUDIT, NOW, ansible_module, day, export, on_the_clock, playbook, seeded_backend, verify_log
+from helpers.evidence import AUDIT, NOW, ansible_module, day, export, on_the_clock, pem_public, playbook, seeded_backend, signed_evidence, verify_log
 
 DAYS = [day(-4), day(-3), day(-2), day(-1)]  # day(-1) has no events
-
-
-def pem_private(key):
-    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-
-
-def pem_public(key):
-    return key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
 
 
 @pytest.fixture(scope="module")
 def clean(tmp_path_factory):
     """A signed evidence directory of four days, and the auditor's public key."""
-    root = tmp_path_factory.mktemp("clean")
-    backend = seeded_backend(root)
-    key = Ed25519PrivateKey.generate()
-    (root / "signing.pem").write_bytes(pem_private(key))
-    (root / "signing.pub").write_bytes(pem_public(key))
-    (root / "evidence").mkdir()
-    try:
-        r = export(backend.url(""), root / "evidence", "--start-date", DAYS[0], "--signing-key", str(root / "signing.pem"))
-        assert r.returncode == 0, r.stderr
-    finally:
-        backend.stop()
-    return root
+    return signed_evidence(tmp_path_factory.mktemp("clean"), DAYS[0])
 
 
 @pytest.fixture

@@ -10,6 +10,9 @@ import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
 from helpers.backend import ADMIN, Backend
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -48,6 +51,30 @@ def seeded_backend(tmp_path, events=3000, days=3, end_offset=-1, *extra):
     tests' today + end_offset (so with the defaults day(-1) is empty)."""
     end = f"{day(end_offset)}T00:00:00Z"
     return Backend(tmp_path, "--seed-events", str(events), "--seed-days", str(days), "--seed-end", end, "--seed", "5", *extra)
+
+
+def pem_private(key):
+    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+
+
+def pem_public(key):
+    return key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+
+
+def signed_evidence(root, start):
+    """root/evidence: the real exporter's signed days from `start` to yesterday over a seeded backend,
+    with the key pair beside it (root/signing.pem and root/signing.pub)."""
+    backend = seeded_backend(root)
+    key = Ed25519PrivateKey.generate()
+    (root / "signing.pem").write_bytes(pem_private(key))
+    (root / "signing.pub").write_bytes(pem_public(key))
+    (root / "evidence").mkdir()
+    try:
+        r = export(backend.url(""), root / "evidence", "--start-date", start, "--signing-key", str(root / "signing.pem"))
+        assert r.returncode == 0, r.stderr
+    finally:
+        backend.stop()
+    return root
 
 
 def export(api_url, directory, *args, token=ADMIN, env=None, timeout=120):

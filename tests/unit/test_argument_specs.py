@@ -73,7 +73,7 @@ def test_no_role_reaches_into_another_public_role():
     """Shared internals live in the private role: a role includes its own task files or the private
     role's, never another public role's (by role name or by a path out of its directory)."""
     found = list(includes())
-    assert {kind for _, kind, _ in found} == {"role", "tasks"}, "the walk found no include of some kind"
+    assert {include[1] for include in found} == {"role", "tasks"}, "the walk found no include of some kind"
     bad = [(f, arg) for f, kind, arg in found if (arg["name"] not in PRIVATE if kind == "role" else "/" in arg and not PRIVATE_FILE.fullmatch(arg))]
     assert bad == []
 
@@ -83,7 +83,7 @@ def test_the_private_role_is_called_by_its_entry_points():
     named exactly as `tasks_from`, so a file name would check nothing. A handler's include names
     an entry point's file."""
     calls = list(private_calls())
-    assert {entry for _, _, entry in calls} == {"service", "reload"}
+    assert {call[2] for call in calls} == {"service", "reload"}
     assert [(f, entry) for f, role, entry in calls if entry not in SPECS[role]] == []
 
 
