@@ -49,7 +49,7 @@ GROUPS = ["brain-contract", "brain-evidence", "brain-governance", "brain-meta", 
 
 def test_every_file_passes_promtool_check(rendered):
     files = sorted(str(p) for p in rendered.glob("*.yml"))
-    assert [Path(f).stem for f in files] == GROUPS
+    assert [Path(f).name for f in files] == ["brain-ops-assurance.yml"]
     r = subprocess.run([PROMTOOL, "check", "rules", *files], capture_output=True, text=True, check=False)
     assert r.returncode == 0, r.stdout + r.stderr
 
@@ -175,19 +175,24 @@ def test_thresholds_and_overrides_change_the_rendered_rules(tmp_path):
     assert active["annotations"]["runbook_url"] == "https://runbooks.example.org/brain/alerting-policy.md#governanceoverrideactive"
 
 
-def test_a_removed_group_leaves_no_stale_file(tmp_path):
+def test_one_rule_file_and_no_stale_files(tmp_path):
+    """Every group in one file; other files (an earlier release's one file per group) are removed."""
     out = render(tmp_path)
-    (out / "old-group.yml").write_text("groups: []\n")
+    (out / "brain-governance.yml").write_text("groups: []\n")
     render(tmp_path)
-    assert sorted(p.name for p in out.iterdir()) == [f"{g}.yml" for g in GROUPS]
+    assert [p.name for p in out.iterdir()] == ["brain-ops-assurance.yml"]
+    groups = yaml.safe_load((out / "brain-ops-assurance.yml").read_text())["groups"]
+    assert sorted(g["name"] for g in groups) == GROUPS
 
 
 def test_broken_promql_fails_with_promtools_message(tmp_path):
     bad = '{"prometheus_rule_groups_extra": [{"name": "broken", "rules": [{"alert": "Broken", "expr": "sum(rate(x[5m]"}]}]}'
+    good = render(tmp_path) / "brain-ops-assurance.yml"
+    before = good.read_text()
     with pytest.raises(AssertionError) as err:
         render(tmp_path, bad)
     assert "unclosed left parenthesis" in str(err.value)
-    assert not (tmp_path / "rules" / "broken.yml").exists()
+    assert good.read_text() == before
 
 
 @pytest.fixture(scope="module", autouse=True)
