@@ -464,7 +464,9 @@ def test_evidence_pack_playbook_never_replaces_a_different_pack_and_writes_0640(
     )
     cmd = ["ansible-playbook", "-i", "localhost,", "-c", "local", "-e", f"@{tmp_path / 'vars.json'}", "-e", "evidence_pack_hosts=localhost"]
     cmd += ["-e", "evidence_pack_scope=internal", "-e", f"evidence_pack_dir={tmp_path / 'packs'}", "brain.ops_assurance.evidence_pack"]
-    env = on_the_clock({**os.environ, "ANSIBLE_NOCOLOR": "1"})
+    (tmp_path / "controller-tmp").mkdir()
+    env = on_the_clock({**os.environ, "ANSIBLE_NOCOLOR": "1", "TMPDIR": str(tmp_path / "controller-tmp")})
+    working_dirs = set(Path("/var/tmp").glob("brain-evidence-pack-*"))
     first = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300, check=False)
     assert first.returncode == 0, first.stdout[-3000:]
     tomorrow = day(1)
@@ -479,6 +481,9 @@ def test_evidence_pack_playbook_never_replaces_a_different_pack_and_writes_0640(
     assert other.returncode != 0 and f"{pack} already holds a different pack" in other.stdout and "Nothing was replaced" in other.stdout, other.stdout[-3000:]
     assert pack.name == f"localhost-internal-1970-01-01-{tomorrow}.json"
     assert ADMIN not in first.stdout + again.stdout + other.stdout
+    # The working directories (each with a copy of the pack) are gone, also after the refusal.
+    assert set(Path("/var/tmp").glob("brain-evidence-pack-*")) == working_dirs
+    assert list((tmp_path / "controller-tmp").iterdir()) == []
 
 
 # ---- evidence_pack dialect=auto (the default): found as backend_info finds it -------------------------
