@@ -10,6 +10,7 @@ import tarfile
 from pathlib import Path
 
 import pytest
+import yaml
 from helpers.roles import PRIVATE_ROLES
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -78,7 +79,8 @@ def test_tarball_installs(tarball, tmp_path, monkeypatch):
     installed = tmp_path / "ansible_collections" / "brain" / "ops_assurance"
     assert (installed / "MANIFEST.json").is_file() and (installed / "meta" / "runtime.yml").is_file()
     listing = subprocess.run(["ansible-galaxy", "collection", "list", "brain.ops_assurance", "-p", str(tmp_path)], check=True, capture_output=True, text=True)
-    assert str(tmp_path) in listing.stdout and "0.1.0" in listing.stdout
+    version = yaml.safe_load((ROOT / "galaxy.yml").read_text())["version"]
+    assert str(tmp_path) in listing.stdout and version in listing.stdout
     # The runbooks role reads the other roles' defaults through links inside the collection.
     assert (installed / "roles/runbooks/defaults/main/rule_pack.yml").is_symlink()
     out = tmp_path / "runbooks"

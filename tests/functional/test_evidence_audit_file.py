@@ -3,8 +3,6 @@ writes one, without a hash chain). The file comes from the reference backend's b
 written by its real HTTP API; the evidence must pass brain-audit verify-log, and a malformed file
 or one that changes while it is read must publish nothing."""
 
-import importlib.machinery
-import importlib.util
 import json
 import os
 import re
@@ -14,7 +12,7 @@ from datetime import UTC, datetime
 
 import pytest
 from helpers.backend import BrainMain
-from helpers.evidence import EXPORT, day, evidence_files, on_the_clock, snapshot, verify_log
+from helpers.evidence import EXPORT, day, evidence_files, exporter_module, on_the_clock, snapshot, verify_log
 
 
 def export_file(audit_file, directory, *args):
@@ -185,11 +183,7 @@ def test_audit_file_and_api_url_together_are_refused(audit, evdir):
 
 @pytest.fixture
 def exporter():
-    loader = importlib.machinery.SourceFileLoader("brain_evidence_export_under_test", str(EXPORT))
-    spec = importlib.util.spec_from_loader(loader.name, loader)
-    module = importlib.util.module_from_spec(spec)
-    loader.exec_module(module)
-    return module
+    return exporter_module()
 
 
 def while_reading(exporter, monkeypatch, at_line, change):

@@ -1,6 +1,7 @@
-"""The evidence_export role's choice of source and credentials, through its own preflight and unit
-template (ansible-playbook on localhost): the audit file needs no API settings, the API needs a token
-or client credentials but not both, and the rendered unit runs the exporter accordingly."""
+"""The evidence_export role's choice of source and credentials, through its own preflight and unit and
+env file templates (ansible-playbook on localhost): the audit file needs no API settings, the API needs
+a token or client credentials but not both, the rendered unit runs the exporter accordingly, and the
+env file hands any secret over unchanged."""
 
 import json
 import os
@@ -9,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from helpers.evidence import exporter_module
 
 ROOT = Path(__file__).resolve().parents[2]
 PLAY = """
@@ -27,14 +29,23 @@ PLAY = """
         src: {template}
         dest: {unit}
         mode: "0644"
+    - name: Render the credentials with the role's template
+      ansible.builtin.template:
+        src: {env_template}
+        dest: {env}
+        mode: "0600"
+      no_log: true
+      when: evidence_export_source == 'api'
 """
 
 
 def render(tmp_path, **variables):
     """The rendered service unit (None when the run failed) and the run's output."""
     unit = tmp_path / "unit.service"
-    template = ROOT / "roles" / "evidence_export" / "templates" / "brain-evidence-export.service.j2"
-    (tmp_path / "play.yml").write_text(PLAY.format(template=template, unit=unit))
+    templates = ROOT / "roles" / "evidence_export" / "templates"
+    (tmp_path / "play.yml").write_text(
+        PLAY.format(template=templates / "brain-evidence-export.service.j2", unit=unit, env_template=templates / "env.j2", env=tmp_path / "env")
+    )
     (tmp_path / "vars.json").write_text(json.dumps({"ansible_python_interpreter": sys.executable, **variables}))
     r = subprocess.run(
         ["ansible-playbook", "-i", "localhost,", "-e", f"@{tmp_path / 'vars.json'}", str(tmp_path / "play.yml")],
@@ -92,3 +103,30 @@ def test_client_credentials_go_to_the_env_file_and_the_token_url_to_the_unit(tmp
 def test_incomplete_or_conflicting_settings_fail_the_preflight(tmp_path, variables):
     unit, out = render(tmp_path, **variables)
     assert unit is None and "With evidence_export_source" in out, out  # the preflight's fail_msg
+
+
+# Printable ASCII and more: what systemd's EnvironmentFile= treats specially (quotes, backslash, $, `,
+# #, ;, blanks at either end) must reach the exporter as it was given.
+HOSTILE = [' lead"q\\x\\', "a'b$c`d#e;f\\\\g", '$HOME ${X} `id` \\"', "tail\\", "é ü \\n"]
+
+
+@pytest.mark.parametrize("secret", HOSTILE)
+def test_the_env_file_hands_any_secret_over_unchanged(tmp_path, secret):
+    exporter = exporter_module()
+    unit, out = render(tmp_path, evidence_export_api_url="http://backend:8000", evidence_export_api_token=secret)
+    assert unit is not None, out
+    assert exporter.read_env_file(tmp_path / "env") == {"BRAIN_API_TOKEN": secret}
+    (tmp_path / "creds").mkdir()
+    unit, out = render(
+        tmp_path / "creds", evidence_export_api_url="http://backend:8000", evidence_export_client_id=secret[::-1], evidence_export_client_secret=secret
+    )
+    assert unit is not None, out
+    assert exporter.read_env_file(tmp_path / "creds" / "env") == {"BRAIN_CLIENT_ID": secret[::-1], "BRAIN_CLIENT_SECRET": secret}
+    assert secret not in out
+
+
+def test_the_env_file_is_one_quoted_variable_per_line(tmp_path):
+    unit, out = render(tmp_path, evidence_export_api_url="http://backend:8000", evidence_export_client_id="ops", evidence_export_client_secret='s"\\$`')
+    assert unit is not None, out
+    lines = [line for line in (tmp_path / "env").read_text().splitlines() if not line.startswith("#")]
+    assert lines == ['BRAIN_CLIENT_ID="ops"', 'BRAIN_CLIENT_SECRET="s\\"\\\\\\$\\`"']

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Run a command with the release tools (tests/requirements-release.txt: galaxy-importer,
 # antsibull-changelog) first on PATH, from their own venv, made once per requirements digest:
-#   tests/harness/release_tools.sh antsibull-changelog release --version 0.1.0 --date 2026-11-30
+#   tests/harness/release_tools.sh antsibull-changelog release --version 0.2.0 --date YYYY-MM-DD --reload-plugins
 set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REQ=$HERE/../requirements-release.txt

@@ -2,6 +2,8 @@
 
 import hashlib
 import http.server
+import importlib.machinery
+import importlib.util
 import json
 import os
 import subprocess
@@ -75,6 +77,14 @@ def signed_evidence(root, start):
     finally:
         backend.stop()
     return root
+
+
+def exporter_module():
+    """The exporter's code in this process, as a module (its script has no .py)."""
+    loader = importlib.machinery.SourceFileLoader("brain_evidence_export_under_test", str(EXPORT))
+    module = importlib.util.module_from_spec(importlib.util.spec_from_loader(loader.name, loader))
+    loader.exec_module(module)
+    return module
 
 
 def export(api_url, directory, *args, token=ADMIN, env=None, timeout=120):

@@ -104,7 +104,7 @@ def test_node_exporter_serves_the_export_metrics(host):
 
 def test_the_token_stays_secret(host):
     assert on_host.ownership(host, "/etc/brain-evidence-export/env") == ("root", "root", 0o600)
-    token = host.file("/etc/brain-evidence-export/env").content_string.strip().split("=", 1)[1]
+    token = re.search(r"BRAIN_API_TOKEN=\"([0-9a-f]{64})", host.file("/etc/brain-evidence-export/env").content_string).group(1)
     unit = host.file(f"/etc/systemd/system/{SERVICE}").content_string
     assert token not in unit and token not in journal(host) and token not in on_host.command_lines(host)
     assert "EnvironmentFile=/etc/brain-evidence-export/env" in unit
