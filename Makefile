@@ -39,8 +39,9 @@ unit:
 	$(ENV) pytest tests/unit
 
 # Tests that drive real subprocesses: ansible-playbook, promtool, the scripts, the reference backend.
+# One pytest-xdist worker per CPU, each test file whole on one worker (docs/test-harness.md).
 functional:
-	$(ENV) pytest tests/functional
+	$(ENV) pytest tests/functional -n auto --dist loadfile
 
 molecule:
 	$(ENV) for s in $(SCENARIOS); do molecule test -s $$s; done

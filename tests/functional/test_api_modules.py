@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from ansible_collections.brain.ops_assurance.plugins.modules.evidence_pack import content_hash
-from helpers.backend import ADMIN, READER, Backend, BrainMain, free_port
+from helpers.backend import ADMIN, READER, Backend, BrainMain, refused_port
 from helpers.evidence import day, export, on_the_clock, seeded_backend
 from helpers.fault_proxy import FaultProxy
 from helpers.processes import command_lines
@@ -77,8 +77,8 @@ def test_safe_mode_integration_target(backend, tmp_path):
 
 # ---- failures: exact messages, the status, and never the token ---------------------------------
 def test_backend_down_names_the_request_without_urllib_wrapping(tmp_path):
-    port = free_port()
-    r = one_task(tmp_path, "brain.ops_assurance.safe_mode_info", {"retries": 0}, f"http://127.0.0.1:{port}")
+    with refused_port() as port:
+        r = one_task(tmp_path, "brain.ops_assurance.safe_mode_info", {"retries": 0}, f"http://127.0.0.1:{port}")
     assert r["failed"] and r["status"] is None
     assert r["msg"] == f"read safe mode status failed (GET http://127.0.0.1:{port}/api/safe-mode/status): no response: [Errno 111] Connection refused"
 

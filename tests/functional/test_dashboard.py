@@ -10,7 +10,6 @@ import pytest
 import yaml
 from dashboards import governance
 from dashboards.panels import queries, substitute
-from helpers.render import render_rules
 
 # tests/rules holds the linter; it is not a package.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "rules"))
@@ -86,10 +85,9 @@ def test_thresholds_come_from_the_prometheus_roles_defaults(dashboard):
 
 
 @pytest.fixture(scope="module")
-def recorded(tmp_path_factory):
+def recorded(default_rules):
     """The series the rule pack records, from the rule files the prometheus role renders."""
-    out = render_rules(tmp_path_factory.mktemp("rules"))
-    return {r["record"] for p in out.glob("*.yml") for g in yaml.safe_load(p.read_text())["groups"] for r in g["rules"] if "record" in r}
+    return {r["record"] for p in default_rules.glob("*.yml") for g in yaml.safe_load(p.read_text())["groups"] for r in g["rules"] if "record" in r}
 
 
 def test_every_query_reads_only_series_of_the_rule_pack(dashboard, recorded):

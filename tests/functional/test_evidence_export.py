@@ -14,7 +14,7 @@ import time
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from helpers.backend import ADMIN, READER, free_port
+from helpers.backend import ADMIN, READER, refused_port
 from helpers.evidence import EXPORT, MisbehavingApi, day, evidence_files, export, on_the_clock, seeded_backend, snapshot, verify_log
 from helpers.fault_proxy import FaultProxy
 
@@ -200,7 +200,8 @@ def test_the_token_is_never_on_the_command_line():
 
 # ---- the fault suite ---------------------------------------------------------------------------
 def test_api_down(evdir):
-    r = export(f"http://127.0.0.1:{free_port()}", evdir, "--date", day(-2), "--retries", "1")
+    with refused_port() as port:
+        r = export(f"http://127.0.0.1:{port}", evdir, "--date", day(-2), "--retries", "1")
     one_line_error(r, 4, "cannot connect to")
     assert "retrying in" in r.stderr and evidence_files(evdir) == []
 

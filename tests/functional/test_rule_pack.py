@@ -37,25 +37,20 @@ def expand(text, labels, value):
     return re.sub(r"\{\{\s*\$value[^}]*\}\}", lambda m: value, text)
 
 
-@pytest.fixture(scope="module")
-def rendered(tmp_path_factory):
-    return render(tmp_path_factory.mktemp("default"))
-
-
 # The edges every alert is tested at (docs/rule-pack.md has what each means per alert).
 KINDS = {"fires", "silent", "threshold", "stale", "absent", "idle"}
 GROUPS = ["brain-contract", "brain-evidence", "brain-governance", "brain-meta", "brain-operations", "brain-security-slo"]
 
 
-def test_every_file_passes_promtool_check(rendered):
-    files = sorted(str(p) for p in rendered.glob("*.yml"))
+def test_every_file_passes_promtool_check(default_rules):
+    files = sorted(str(p) for p in default_rules.glob("*.yml"))
     assert [Path(f).name for f in files] == ["brain-ops-assurance.yml"]
     r = subprocess.run([PROMTOOL, "check", "rules", *files], capture_output=True, text=True, check=False)
     assert r.returncode == 0, r.stdout + r.stderr
 
 
-def test_every_alert_has_a_case_of_every_kind_and_annotations(rendered):
-    found = alerts(rendered)
+def test_every_alert_has_a_case_of_every_kind_and_annotations(default_rules):
+    found = alerts(default_rules)
     assert sorted(found) == sorted(c["alert"] for c in CASES)
     for name, (_file, rule) in found.items():
         assert {"summary", "description", "runbook_url"} <= set(rule["annotations"]), name
@@ -150,12 +145,12 @@ PARAMS = [(alert, case) for alert in CASES for case in alert["cases"]]
 
 
 @pytest.mark.parametrize("alert,case", PARAMS, ids=[f"{a['alert']}-{c['kind']}" for a, c in PARAMS])
-def test_alert_at_its_edges(rendered, alert, case, tmp_path):
+def test_alert_at_its_edges(default_rules, alert, case, tmp_path):
     """Every rule file is loaded: an alert may read the contract group's records. A case whose
     series lack a contract series also checks that BrainContractMissing says so."""
-    found = alerts(rendered)
+    found = alerts(default_rules)
     exprs = [contract_missing(found, key, case.get("contract_at", "5m")) for key in case.get("contract_missing", [])]
-    r = promtool_test(sorted(rendered.glob("*.yml")), case, checks_of(found, alert, case), exprs, tmp_path)
+    r = promtool_test(sorted(default_rules.glob("*.yml")), case, checks_of(found, alert, case), exprs, tmp_path)
     assert r.returncode == 0, f"{case.get('why', '')}\n{r.stdout}{r.stderr}"
 
 
@@ -203,8 +198,8 @@ def _need_promtool():
 
 # ---- the pack linter (tests/rules/lint.py) -------------------------------------------------------
 @pytest.mark.parametrize("grouping", [None, '{"prometheus_rule_grouping_labels": ["site", "instance"]}'])
-def test_the_rendered_pack_passes_the_linter(tmp_path, grouping):
-    out = render(tmp_path, *([grouping] if grouping else []))
+def test_the_rendered_pack_passes_the_linter(default_rules, tmp_path, grouping):
+    out = render(tmp_path, grouping) if grouping else default_rules
     assert lint.lint(sorted(out.glob("*.yml"))) == []
 
 
@@ -283,12 +278,12 @@ def _possible(node, provided, records):
     return True  # numbers, strings
 
 
-def test_backend_info_lists_exactly_the_alerts_each_capability_and_dialect_makes_possible(rendered):
+def test_backend_info_lists_exactly_the_alerts_each_capability_and_dialect_makes_possible(default_rules):
     """The table backend_info returns is derived by hand; this derives it from the rendered pack and the role's
     dialects (the series a scrape job carries in a dialect: its contract and its renames' targets)."""
     from ansible_collections.brain.ops_assurance.plugins.module_utils._capabilities import ALERTS
 
-    rules = [rule for path in sorted(rendered.glob("*.yml")) for group in yaml.safe_load(path.read_text())["groups"] for rule in group["rules"]]
+    rules = [rule for path in sorted(default_rules.glob("*.yml")) for group in yaml.safe_load(path.read_text())["groups"] for rule in group["rules"]]
     records = {rule["record"]: lint.pp.parse(str(rule["expr"])) for rule in rules if "record" in rule}
     alerts_by_name = {rule["alert"]: lint.pp.parse(str(rule["expr"])) for rule in rules if "alert" in rule}
     dialects = yaml.safe_load((ROOT / "roles/prometheus/defaults/main/rule_pack.yml").read_text())["prometheus_brain_dialects"]

@@ -73,16 +73,11 @@ def text_of(out):
     return "\n".join(p.read_text() for p in sorted(out.glob("*.md")))
 
 
-@pytest.fixture(scope="module")
-def default(tmp_path_factory):
-    return render_runbooks(tmp_path_factory.mktemp("runbooks"))
-
-
-def test_docs_examples_are_what_the_role_renders(default):
+def test_docs_examples_are_what_the_role_renders(default_runbooks):
     """docs/runbooks is the role's output for tests/runbooks/render.yml (regenerate with
     `ansible-playbook tests/runbooks/render.yml -e runbooks_dir=$PWD/docs/runbooks`)."""
-    assert sorted(p.name for p in default.glob("*.md")) == FILES
-    _match, mismatch, errors = filecmp.cmpfiles(default, DOCS, FILES, shallow=False)
+    assert sorted(p.name for p in default_runbooks.glob("*.md")) == FILES
+    _match, mismatch, errors = filecmp.cmpfiles(default_runbooks, DOCS, FILES, shallow=False)
     assert (mismatch, errors) == ([], [])
 
 
@@ -91,8 +86,8 @@ def lint(out):
     assert r.returncode == 0, r.stdout + r.stderr
 
 
-def test_markdown_passes_the_linter(default):
-    lint(default)
+def test_markdown_passes_the_linter(default_runbooks):
+    lint(default_runbooks)
 
 
 def check_links(out):
@@ -108,12 +103,12 @@ def check_links(out):
             assert not fragment or fragment in anchors(dest), f"{path.name}: link to a missing section: {target}"
 
 
-def test_every_link_resolves(default):
-    check_links(default)
+def test_every_link_resolves(default_runbooks):
+    check_links(default_runbooks)
 
 
-def test_every_deployed_alert_has_its_section_and_its_runbook_url_resolves(tmp_path):
-    out = render_runbooks(tmp_path / "runbooks")
+def test_every_deployed_alert_has_its_section_and_its_runbook_url_resolves(default_runbooks, tmp_path):
+    out = default_runbooks
     base = f"prometheus_runbook_base_url=file://{out}"
     rules = alerts_of(render_rules(tmp_path, base))
     policy = (out / "alerting-policy.md").read_text()
@@ -137,12 +132,12 @@ def check_names(out, enabled):
     assert set(EVENT_LIKE.findall(text)) <= EVENT_TYPES
 
 
-def test_every_alert_metric_and_event_named_is_defined(default, tmp_path):
+def test_every_alert_metric_and_event_named_is_defined(default_runbooks, default_rules):
     assert len(METRICS) > 20 and len(EVENT_TYPES) > 15  # the contract was parsed
-    enabled = alerts_of(render_rules(tmp_path))
-    check_names(default, enabled)
+    enabled = alerts_of(default_rules)
+    check_names(default_runbooks, enabled)
     # Every deployed alert is named in the runbooks.
-    assert [name for name in enabled if not re.search(rf"\b{name}\b", text_of(default))] == []
+    assert [name for name in enabled if not re.search(rf"\b{name}\b", text_of(default_runbooks))] == []
 
 
 def test_a_disabled_alert_is_referenced_nowhere(tmp_path):
@@ -161,7 +156,7 @@ def test_a_disabled_alert_is_referenced_nowhere(tmp_path):
     lint(out)
 
 
-def test_a_threshold_and_the_prometheus_url_change_rules_and_runbooks_together(tmp_path, default):
+def test_a_threshold_and_the_prometheus_url_change_rules_and_runbooks_together(tmp_path, default_runbooks):
     extra = ["prometheus_brain_override_max_age=600", "prometheus_web_external_url=https://prometheus.corp.example"]
     out = render_runbooks(tmp_path / "runbooks", *extra)
     rule = alerts_of(render_rules(tmp_path, *extra))["GovernanceOverrideActiveTooLong"]
@@ -172,7 +167,7 @@ def test_a_threshold_and_the_prometheus_url_change_rules_and_runbooks_together(t
     assert "cleared within 600 seconds" in tabletop and "14400" not in text_of(out)
     assert "https://prometheus.corp.example/api/v1/query" in tabletop
     assert "127.0.0.1:9090" not in text_of(out)
-    assert "127.0.0.1:9090" in text_of(default) and "14400" in text_of(default)
+    assert "127.0.0.1:9090" in text_of(default_runbooks) and "14400" in text_of(default_runbooks)
 
 
 @pytest.mark.parametrize(
@@ -220,8 +215,8 @@ def test_stale_runbooks_are_removed_and_others_kept(tmp_path):
     assert not (out / "old-runbook.md").exists() and (out / "notes.txt").exists()
 
 
-def test_every_query_is_valid_promql(default, tmp_path):
-    queries = sorted(set(re.findall(r"--data-urlencode 'query=([^']+)'", text_of(default))))
+def test_every_query_is_valid_promql(default_runbooks, tmp_path):
+    queries = sorted(set(re.findall(r"--data-urlencode 'query=([^']+)'", text_of(default_runbooks))))
     assert len(queries) > 40
     rules = {"groups": [{"name": "runbook-queries", "rules": [{"record": f"runbook:query:{i}", "expr": q} for i, q in enumerate(queries)]}]}
     path = tmp_path / "queries.yml"
@@ -270,9 +265,9 @@ def test_every_audit_query_works_against_the_backend(tmp_path):
         backend.stop()
 
 
-def test_every_playbook_command_parses(tmp_path, default):
+def test_every_playbook_command_parses(tmp_path, default_runbooks):
     """Each ansible-playbook command names a playbook of the collection and valid options."""
-    found = commands(text_of(default), "ansible-playbook ")
+    found = commands(text_of(default_runbooks), "ansible-playbook ")
     assert {re.search(r"brain\.ops_assurance\.(\w+)", c).group(1) for c in found} == {"safe_mode", "verify_evidence", "evidence_pack", "check_timers"}
     inventory = tmp_path / "hosts.yml"
     inventory.write_text("all:\n  children:\n    backends: {hosts: {b1: {}}}\n    evidence: {hosts: {e1: {}}}\n")

@@ -1,6 +1,7 @@
 """Test helpers shared by the suites: the reference backend as a real server process."""
 
 import base64
+import contextlib
 import functools
 import hashlib
 import json
@@ -22,10 +23,13 @@ ALL_TIME = {"start_time": "2000-01-01T00:00:00Z", "end_time": "2100-01-01T00:00:
 GENESIS = "0" * 64
 
 
-def free_port():
+@contextlib.contextmanager
+def refused_port():
+    """A loopback port where a connection is refused for as long as the block runs: the socket stays
+    bound but never listens, so no other process (another xdist worker) can take the port meanwhile."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+        yield s.getsockname()[1]
 
 
 class Backend:
@@ -42,10 +46,12 @@ class Backend:
         self.start()
 
     def start(self, *more):
-        self.port = free_port()
-        self.proc = subprocess.Popen([sys.executable, SERVER, "--port", str(self.port), *self.args, *more], env=self.env, stderr=subprocess.PIPE, text=True)
+        # Port 0: the server binds a free port itself and names it, so no other process can take the
+        # port between choosing and binding it (tests run in parallel: docs/test-harness.md).
+        self.proc = subprocess.Popen([sys.executable, SERVER, "--port", "0", *self.args, *more], env=self.env, stderr=subprocess.PIPE, text=True)
         for line in self.proc.stderr:
             if line.startswith("listening on"):
+                self.port = int(line.rsplit(":", 1)[1])
                 return
         raise AssertionError(f"server did not start (exit {self.proc.wait()})")
 
