@@ -205,16 +205,16 @@ MONITORED = INVENTORY.replace(
 
 
 def site_dialects(tmp_path, url, token, *args, monitor_vars=""):
-    """The capability probe and the monitoring play's dialect step only (no role is applied); what it scrapes."""
+    """The capability probe and the prometheus role's checks only (nothing is changed on the host); what it scrapes."""
     (tmp_path / "hosts.yml").write_text(MONITORED.format(python=sys.executable, token=token, url=url, monitor_vars=monitor_vars))
     env = {**os.environ, "ANSIBLE_NOCOLOR": "1", "ANSIBLE_STDOUT_CALLBACK": "ansible.posix.json"}
-    cmd = ["ansible-playbook", "-i", str(tmp_path / "hosts.yml"), "brain.ops_assurance.site", "--tags", "site_capabilities,site_dialects", *args]
+    cmd = ["ansible-playbook", "-i", str(tmp_path / "hosts.yml"), "brain.ops_assurance.site", "--tags", "site_capabilities,prometheus_preflight", *args]
     # the roles' argument checks run under any tag: what they require, though no role task runs
     cmd += ["-e", '{"runbooks_contacts": [], "site_alertmanager_enabled": false}']
     r = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300, check=False)
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-2000:]
     assert token not in r.stdout + r.stderr
-    return dict(host_results(json.loads(r.stdout), "monitor-a"))["Print the dialect each backend is scraped in"]["msg"]
+    return dict(host_results(json.loads(r.stdout), "monitor-a"))["brain.ops_assurance.prometheus : Show the dialect each BRAiN target is scraped in"]["msg"]
 
 
 @pytest.mark.parametrize(
@@ -255,3 +255,14 @@ def test_a_dialect_set_by_hand_wins_over_the_one_found(tmp_path, args, monitor_v
     finally:
         backend.stop()
     assert scraped == ("backend-a:8000: governance_branch" if "target" in monitor_vars else "backend-a:8000: contract")
+
+
+def test_a_found_dialect_of_a_backend_the_role_does_not_scrape_is_ignored(tmp_path):
+    (tmp_path / "backend").mkdir()
+    backend = BrainMain(tmp_path / "backend", routers="sprint7")
+    try:
+        accept = ["-e", '{"site_backend_accept_missing": ["governance_metrics"]}']
+        scraped = site_dialects(tmp_path, backend.url(""), backend.token(roles=("operator",)), *accept, monitor_vars=", prometheus_brain_targets: [other:9000]")
+    finally:
+        backend.stop()
+    assert scraped == "other:9000: contract"
