@@ -212,3 +212,29 @@ def test_the_runbooks_audit_queries_call_the_backend_that_has_the_audit_export()
     page = monitor.file("/usr/share/doc/brain-ops-assurance/runbooks/operations.md").content_string
     assert "- Backend API: <http://backend-1:8000>, the one backend the audit queries below call" in page
     assert "http://backend-1:8000/api/sovereign-mode/audit/export" in page and "backend-2:8000" not in page
+
+
+def test_the_other_alerts_main_allows_fire_for_backend_2():
+    """Beyond the drill's override: what main's /metrics carries (quarantines, executor failures, the
+    mode and its switches) reaches the rule pack in its dialect and fires for backend-2."""
+
+    def drill(action, body="{}"):
+        r = on_host.call(main, "POST", f"/api/drill/{action}", body, auth="login", login=MAIN_LOGIN)
+        assert r["status"] == 200, r
+
+    expected = {"GovernanceBundleQuarantined", "BrainExecutorFailures", "GovernanceModeQuarantine", "BrainModeFlapping"}
+    try:
+        drill("bundle/quarantine")
+        drill("executor/run", '{"outcome": "failure"}')
+        for mode in ("offline", "online", "offline", "quarantine"):  # four switches: more than the three an hour allows
+            drill("mode/switch", json.dumps({"mode": mode}))
+        firing = set()
+        for _attempt in range(120):  # one scrape and an evaluation or two: 90 s with the deployed settings
+            alerts = api("/api/v1/alerts")["alerts"]
+            firing = {a["labels"]["alertname"] for a in alerts if a["labels"].get("instance") == "backend-2:8000" and a["state"] == "firing"}
+            if expected <= firing:
+                break
+            time.sleep(2)
+        assert expected <= firing, firing
+    finally:
+        drill("mode/switch", '{"mode": "online"}')
