@@ -188,8 +188,27 @@ def _current_name(dialects, name):
     return name
 
 
-def dialect_scrape_configs(dialects, targets, dialect, target_dialects=None, jobs=None):
-    """Scrape configs for `targets`, each in its dialect (`target_dialects[target]`, else `dialect`).
+def _resolve(dialects, targets, dialect, target_dialects, detected_dialects):
+    """The default dialect under its current name, and the dialect each target is scraped in: its
+    entry in `target_dialects` (set by hand, wins; a target that is not scraped is an error), else in
+    `detected_dialects` (found by probing, e.g. backend_info's `dialect`; entries for targets not
+    scraped and empty values are ignored, since a probe covers every backend whoever scrapes it),
+    else `dialect`."""
+    _check_dialects(dialects)
+    dialect = _current_name(dialects, dialect)
+    chosen = {target: _current_name(dialects, name) for target, name in dict(target_dialects or {}).items()}
+    found = {target: _current_name(dialects, name) for target, name in dict(detected_dialects or {}).items() if name and target in targets}
+    unknown = sorted({dialect, *chosen.values(), *found.values()} - set(dialects))
+    if unknown:
+        raise AnsibleFilterError(f"no such metric dialect: {', '.join(map(str, unknown))} (prometheus_brain_dialects has {', '.join(sorted(dialects))})")
+    stray = sorted(set(chosen) - set(targets))
+    if stray:
+        raise AnsibleFilterError(f"prometheus_brain_target_dialects names targets that are not scraped: {', '.join(stray)}")
+    return dialect, {target: chosen.get(target, found.get(target, dialect)) for target in targets}
+
+
+def dialect_scrape_configs(dialects, targets, dialect, target_dialects=None, jobs=None, detected_dialects=None):
+    """Scrape configs for `targets`, each in its dialect (see `_resolve`).
 
     One job per job name the targets' dialects use; per dialect a target group labelled
     `dialect` (the contract alert and BrainTargetDown select on it) and the dialect's metrics path.
@@ -197,20 +216,12 @@ def dialect_scrape_configs(dialects, targets, dialect, target_dialects=None, job
     the normalised names from the first sample, stale exactly when the target is.
     `jobs` holds extra settings per job name (scheme, interval, auth).
     """
-    _check_dialects(dialects)
-    dialect = _current_name(dialects, dialect)
-    target_dialects = {target: _current_name(dialects, name) for target, name in dict(target_dialects or {}).items()}
+    dialect, chosen = _resolve(dialects, targets, dialect, target_dialects, detected_dialects)
     jobs = dict(jobs or {})
-    unknown = sorted({dialect, *target_dialects.values()} - set(dialects))
-    if unknown:
-        raise AnsibleFilterError(f"no such metric dialect: {', '.join(map(str, unknown))} (prometheus_brain_dialects has {', '.join(sorted(dialects))})")
-    stray = sorted(set(target_dialects) - set(targets))
-    if stray:
-        raise AnsibleFilterError(f"prometheus_brain_target_dialects names targets that are not scraped: {', '.join(stray)}")
     # No targets: the default dialect's jobs, empty, so the configuration keeps its shape.
     by_dialect = {} if targets else {dialect: []}
     for target in targets:
-        by_dialect.setdefault(target_dialects.get(target, dialect), []).append(target)
+        by_dialect.setdefault(chosen[target], []).append(target)
     configs = {}
     for name in sorted(by_dialect):
         for job, spec in sorted(dialects[name].items()):

@@ -130,6 +130,73 @@ def test_real_brain_main_is_told_apart_and_refused_for_what_it_lacks(tmp_path, r
     assert probe["msg"].startswith("the backend lacks required capabilities: governance_metrics: not served (HTTP 404)")
 
 
+# ---- the audit export is required only of a backend an evidence host exports over the API -------
+EVIDENCE = """
+all:
+  vars:
+    ansible_python_interpreter: {python}
+    brain_read_token: {token}
+  children:
+    backends:
+      hosts:
+        backend-a: {{ansible_connection: local, brain_api_url: "{url}"}}
+        backend-b: {{ansible_connection: local, brain_api_url: "http://127.0.0.1:1"}}  # not probed (--limit)
+    evidence:
+      hosts:
+{evidence}
+"""
+
+
+def capabilities(tmp_path, url, token, evidence):
+    """The site's capability play only, with an evidence group; the probe's result on backend-a."""
+    (tmp_path / "hosts.yml").write_text(EVIDENCE.format(python=sys.executable, token=token, url=url, evidence=evidence))
+    env = {**os.environ, "ANSIBLE_NOCOLOR": "1", "ANSIBLE_STDOUT_CALLBACK": "ansible.posix.json"}
+    cmd = ["ansible-playbook", "-i", str(tmp_path / "hosts.yml"), "brain.ops_assurance.site", "--tags", "site_capabilities", "--limit", "backend-a"]
+    r = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300, check=False)
+    assert token not in r.stdout + r.stderr
+    return r, dict(host_results(json.loads(r.stdout), "backend-a"))["Probe the backend's governance API"]
+
+
+AUDIT_FILE_HOST = "        backend-a: {evidence_export_source: audit_file, evidence_export_audit_file: /srv/brain/storage/sovereign_mode_audit.jsonl}"
+
+
+@pytest.mark.parametrize(
+    "evidence",
+    [
+        AUDIT_FILE_HOST,  # the backend host exports its own audit file
+        AUDIT_FILE_HOST + '\n        evidence-b: {evidence_export_api_url: "http://backend-b:8000"}',  # another backend's API
+    ],
+)
+def test_a_backend_whose_evidence_comes_from_its_audit_file_needs_no_audit_export(tmp_path, evidence):
+    (tmp_path / "backend").mkdir()
+    backend = BrainMain(tmp_path / "backend", routers="sprint7")
+    try:
+        r, probe = capabilities(tmp_path, backend.url(""), backend.token(), evidence)
+    finally:
+        backend.stop()
+    assert r.returncode == 0, r.stdout[-3000:]
+    assert not probe["capabilities"]["audit_export"]["available"]  # real main has none, and nothing here needs it
+
+
+@pytest.mark.parametrize(
+    "evidence",
+    [
+        '        evidence-b: {evidence_export_api_url: "http://backend-a:8000"}',  # names this backend
+        '        evidence-b: {evidence_export_source: api, evidence_export_api_url: "http://brain-lb.example:8000"}',  # names no backend: any
+        AUDIT_FILE_HOST + '\n        evidence-b: {evidence_export_api_url: "http://backend-a:8000"}',  # the file, and the API too
+    ],
+)
+def test_a_backend_exported_over_the_api_must_have_the_audit_export(tmp_path, evidence):
+    (tmp_path / "backend").mkdir()
+    backend = BrainMain(tmp_path / "backend", routers="sprint7")
+    try:
+        r, probe = capabilities(tmp_path, backend.url(""), backend.token(), evidence)
+    finally:
+        backend.stop()
+    assert r.returncode != 0
+    assert probe["msg"].startswith("the backend lacks required capabilities: audit_export: ")
+
+
 # ---- the monitoring play scrapes each backend in the dialect backend_info found -------------------
 MONITORED = INVENTORY.replace(
     'monitor-a: {{ansible_host: 127.0.0.1, ansible_port: 1, ansible_connection: ssh, ansible_ssh_common_args: "-o ConnectTimeout=2"}}',
@@ -138,16 +205,16 @@ MONITORED = INVENTORY.replace(
 
 
 def site_dialects(tmp_path, url, token, *args, monitor_vars=""):
-    """The capability probe and the monitoring play's dialect step only (no role is applied); what it scrapes."""
+    """The capability probe and the prometheus role's checks only (nothing is changed on the host); what it scrapes."""
     (tmp_path / "hosts.yml").write_text(MONITORED.format(python=sys.executable, token=token, url=url, monitor_vars=monitor_vars))
     env = {**os.environ, "ANSIBLE_NOCOLOR": "1", "ANSIBLE_STDOUT_CALLBACK": "ansible.posix.json"}
-    cmd = ["ansible-playbook", "-i", str(tmp_path / "hosts.yml"), "brain.ops_assurance.site", "--tags", "site_capabilities,site_dialects", *args]
+    cmd = ["ansible-playbook", "-i", str(tmp_path / "hosts.yml"), "brain.ops_assurance.site", "--tags", "site_capabilities,prometheus_preflight", *args]
     # the roles' argument checks run under any tag: what they require, though no role task runs
     cmd += ["-e", '{"runbooks_contacts": [], "site_alertmanager_enabled": false}']
     r = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300, check=False)
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-2000:]
     assert token not in r.stdout + r.stderr
-    return dict(host_results(json.loads(r.stdout), "monitor-a"))["Print the dialect each backend is scraped in"]["msg"]
+    return dict(host_results(json.loads(r.stdout), "monitor-a"))["brain.ops_assurance.prometheus : Show the dialect each BRAiN target is scraped in"]["msg"]
 
 
 @pytest.mark.parametrize(
@@ -188,3 +255,14 @@ def test_a_dialect_set_by_hand_wins_over_the_one_found(tmp_path, args, monitor_v
     finally:
         backend.stop()
     assert scraped == ("backend-a:8000: governance_branch" if "target" in monitor_vars else "backend-a:8000: contract")
+
+
+def test_a_found_dialect_of_a_backend_the_role_does_not_scrape_is_ignored(tmp_path):
+    (tmp_path / "backend").mkdir()
+    backend = BrainMain(tmp_path / "backend", routers="sprint7")
+    try:
+        accept = ["-e", '{"site_backend_accept_missing": ["governance_metrics"]}']
+        scraped = site_dialects(tmp_path, backend.url(""), backend.token(roles=("operator",)), *accept, monitor_vars=", prometheus_brain_targets: [other:9000]")
+    finally:
+        backend.stop()
+    assert scraped == "other:9000: contract"

@@ -78,6 +78,15 @@ def test_no_role_reaches_into_another_public_role():
     assert bad == []
 
 
+def test_playbooks_read_no_role_internals():
+    """A playbook passes data to a role through its documented options only: a role's `__<role>_*`
+    variables (vars/main.yml) may change in any release."""
+    internal = re.compile(r"\b__(" + "|".join(PUBLIC_ROLES + PRIVATE_ROLES) + r")_\w+")
+    found = {(f.name, m[0]) for f in sorted((ROOT / "playbooks").glob("*.yml")) for m in internal.finditer(f.read_text())}
+    defined = {(f.name, m[1]) for f in sorted((ROOT / "playbooks").glob("*.yml")) for m in re.finditer(r"^\s+(__\w+):", f.read_text(), re.M)}
+    assert found - defined == set()
+
+
 def test_the_private_role_is_called_by_its_entry_points():
     """`tasks_from: service`, not `service.yml`: Ansible checks the argument spec of the entry point
     named exactly as `tasks_from`, so a file name would check nothing. A handler's include names

@@ -128,6 +128,28 @@ def test_dialect_scrape_configs_group_targets_and_rename_by_dialect():
     ]
 
 
+def scraped_as(configs):
+    return {target: c["labels"]["dialect"] for job in configs for c in job["static_configs"] for target in c["targets"]}
+
+
+def test_a_dialect_set_by_hand_wins_over_a_detected_one_which_wins_over_the_default():
+    detected = {"a:1": "other", "b:1": "other", "c:1": None, "not-scraped:1": "other"}
+    configs = dialect_scrape_configs(DIALECTS, ["a:1", "b:1", "c:1"], "seed", {"b:1": "seed"}, detected_dialects=detected)
+    assert scraped_as(configs) == {"a:1": "other", "b:1": "seed", "c:1": "seed"}
+
+
+@pytest.mark.parametrize(
+    ("target_dialects", "detected", "message"),
+    [
+        ({"gone:1": "other"}, {}, "prometheus_brain_target_dialects names targets that are not scraped: gone:1"),
+        ({}, {"a:1": "klingon"}, "no such metric dialect: klingon (prometheus_brain_dialects has other, seed)"),
+    ],
+)
+def test_stray_or_unknown_target_dialects_fail(target_dialects, detected, message):
+    with pytest.raises(AnsibleFilterError, match=re.escape(message)):
+        dialect_scrape_configs(DIALECTS, ["a:1"], "seed", target_dialects, detected_dialects=detected)
+
+
 @pytest.mark.parametrize(
     ("dialects", "message"),
     [
