@@ -516,6 +516,18 @@ def test_the_archive_retention_removes_old_days_and_what_is_left_verifies_from_i
     assert site.run("--retention-days", "2").returncode == 0 and site.metric("origin_deleted_days") == 0
 
 
+def test_a_hole_is_a_deletion_even_below_days_the_archive_removed(clean, tmp_path):
+    """The origin still holds days the archive's retention removed (its own retention has not run):
+    a day missing above them is a hole, not the origin's retention."""
+    site = Site(clean, tmp_path, origin_retention_days=2)
+    assert site.run("--retention-days", "2").returncode == 0  # the archive now starts at DAYS[2]
+    for name in day_names(DAYS[2]):
+        (site.origin / name).unlink()
+    r = site.run("--retention-days", "2", days_later=1)  # DAYS[2] is now older than the origin's window
+    one_line_error(r, 8, "ev-host: the origin differs from the archive: 1 days deleted, 0 rewritten")
+    assert f"DELETED ON ORIGIN: {DAYS[2]}" in r.stderr and (site.archive / f"manifest-{DAYS[2]}.json").exists()
+
+
 def test_the_archive_anchor_holds_against_a_removed_oldest_day(clean, tmp_path):
     site = Site(clean, tmp_path, origin_retention_days=2)
     assert site.run("--retention-days", "2").returncode == 0
@@ -564,3 +576,17 @@ def test_a_first_pull_after_the_origin_removed_days_takes_its_oldest_day_on_trus
     path = site.origin / f"audit-{DAYS[2]}.jsonl"
     path.write_bytes(path.read_bytes().replace(b'"severity":"INFO"', b'"severity":"INFX"', 1))
     assert site.run().returncode == 8 and site.metric("origin_rewritten_days") == 1
+
+
+def test_verify_log_anchor_is_for_a_directory_and_a_bad_one_fails(clean, tmp_path):
+    site = Site(clean, tmp_path, origin_retention_days=2)
+    assert site.run("--retention-days", "2").returncode == 0
+    key = ["--public-key", str(site.clean / "signing.pub"), "--max-age", "0"]
+    r = verify_log(site.archive / f"audit-{DAYS[2]}.jsonl", *key, "--anchor", str(site.archive / "archive-anchor.json"))
+    assert r.returncode == 2 and "since, until and anchor apply to a directory, not a file" in r.stderr, r.stderr
+    bad = tmp_path / "bad-anchor.json"
+    for content, problem in [("{}\n", "the trusted anchor does not have the members"), (None, "unreadable")]:
+        if content is not None:
+            bad.write_text(content)
+        r = verify_log(site.archive, *key, "--anchor", str(bad if content is not None else tmp_path / "none.json"))
+        assert r.returncode == 1 and problem in r.stdout, r.stdout
