@@ -590,3 +590,12 @@ def test_verify_log_anchor_is_for_a_directory_and_a_bad_one_fails(clean, tmp_pat
             bad.write_text(content)
         r = verify_log(site.archive, *key, "--anchor", str(bad if content is not None else tmp_path / "none.json"))
         assert r.returncode == 1 and problem in r.stdout, r.stdout
+
+
+def test_a_first_pull_whose_oldest_manifest_is_not_one_fails_verification_and_trusts_nothing(clean, tmp_path):
+    site = Site(clean, tmp_path, days=DAYS[1:])
+    (site.origin / f"manifest-{DAYS[1]}.json").write_text("not a manifest\n")
+    r = site.run()
+    one_line_error(r, 8, f"ev-host: the new days {DAYS[1]} to {DAYS[3]} fail verification")
+    assert "Traceback" not in r.stderr and "TRUST ON FIRST USE" not in r.stderr
+    assert evidence_files(site.archive) == []
