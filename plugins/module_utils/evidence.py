@@ -710,21 +710,21 @@ def _check_sidecar(report, path, name, digest):
     report.add(path, info=f"sha256 {digest[:12]}...")
 
 
-def verify_path(path, public_key=None, since=None, until=None, jobs=None, max_age=DEFAULT_MAX_AGE_HOURS, now=None):
+def verify_path(path, public_key=None, since=None, until=None, jobs=None, max_age=DEFAULT_MAX_AGE_HOURS, now=None, anchor=None):
     """Verify an audit file or an evidence directory; the entry point of brain-audit verify-log
     and the evidence_verify module. public_key is a path; since/until are YYYY-MM-DD strings;
     max_age (hours, 0 for no limit) and now (an aware datetime, default the current time) apply
-    to a directory without `until`. Raises only EvidenceError (bad arguments, an unusable key, no
-    such path)."""
+    to a directory without `until`; anchor is the path of a trusted anchor (a directory only, see
+    verify_directory). Raises only EvidenceError (bad arguments, an unusable key, no such path)."""
     since = parse_day(since) if since else None
     until = parse_day(until) if until else None
     if not _is_int(max_age, 0, MAX_AGE_HOURS):
         raise EvidenceError(f"max age must be 0 (no limit) or a number of hours up to {MAX_AGE_HOURS}, not {max_age!r}")
     key = load_public_key(public_key) if public_key else None
     if os.path.isdir(path):
-        return verify_directory(path, key, since, until, jobs, max_age, now)
-    if since or until:
-        raise EvidenceError("since and until apply to a directory, not a file")
+        return verify_directory(path, key, since, until, jobs, max_age, now, anchor)
+    if since or until or anchor:
+        raise EvidenceError("since, until and anchor apply to a directory, not a file")
     if not os.path.lexists(path):
         raise EvidenceError(f"{path} is neither a file nor a directory")
     return verify_file(path, key, jobs)
@@ -855,7 +855,7 @@ def _days(first, last):
     return [str(first + datetime.timedelta(days=n)) for n in range((last - first).days + 1)]
 
 
-def verify_directory(directory, public_key=None, since=None, until=None, jobs=None, max_age=DEFAULT_MAX_AGE_HOURS, now=None):
+def verify_directory(directory, public_key=None, since=None, until=None, jobs=None, max_age=DEFAULT_MAX_AGE_HOURS, now=None, anchor=None):
     """Verify an evidence directory: every day set (data, sidecar, manifest, signature), the
     chains of events and of manifests across days, missing days and the retention anchor.
 
@@ -863,6 +863,10 @@ def verify_directory(directory, public_key=None, since=None, until=None, jobs=No
     are still checked against the manifest before it when it is present. Every day up to
     `until` must be there; without `until`, the newest day must have ended at most `max_age`
     hours before `now` (0: no limit). Nothing verified is a failure. Returns a Report.
+
+    anchor: the path of a retention anchor the caller trusts (the off-host archive's own, kept
+    where the evidence host cannot write), used in place of the directory's chain-anchor.json and
+    needing no signature: the archive holds no private key to sign it with.
     """
     report = Report(public_key)
     now = now or datetime.datetime.now(datetime.UTC)
@@ -872,18 +876,17 @@ def verify_directory(directory, public_key=None, since=None, until=None, jobs=No
     for name, reason in sorted(others.items()):
         if reason:
             report.add(os.path.join(directory, name), [reason])
-    anchor = _load_anchor(report, directory)
+    anchor_path = os.path.join(directory, ANCHOR_NAME) if anchor is None else anchor
+    anchor = _load_anchor(report, directory) if anchor is None else _load_trusted_anchor(report, anchor)
     days = sorted(present)
     start = anchor["first_date"] if anchor else (days[0] if days else None)
     for day in days:
         if start and day < start:
-            report.add(
-                os.path.join(directory, manifest_name(day)), info=f"older than the retention anchor ({start}): removed by the next export run", status="SKIP"
-            )
+            report.add(os.path.join(directory, manifest_name(day)), info=f"older than the retention anchor ({start}): removed by the next run", status="SKIP")
     days = [d for d in days if not start or d >= start]
     if not days:
         if anchor:
-            report.add(os.path.join(directory, ANCHOR_NAME), [f"the retention anchor names {start} but no evidence is left"])
+            report.add(anchor_path, [f"the retention anchor names {start} but no evidence is left"])
         else:
             report.add(directory, ["no evidence found: no audit-YYYY-MM-DD.jsonl or manifest-YYYY-MM-DD.json in the directory"])
         return report
@@ -896,7 +899,7 @@ def verify_directory(directory, public_key=None, since=None, until=None, jobs=No
         if (not since or day >= str(since)) and (not until or day <= str(until)):
             verified += 1
             raw = _read_manifest(report, mpath, day)
-            manifest = _verify_day(report, directory, day, present[day], raw, previous, anchor, jobs, first=day == days[0])
+            manifest = _verify_day(report, directory, day, present[day], raw, previous, (anchor, anchor_path), jobs, first=day == days[0])
         else:
             try:  # out of range: only the link into the range is checked
                 raw = read_record(mpath) if "manifest" in present[day] else None
@@ -955,12 +958,14 @@ def _verify_day(report, directory, day, kinds, raw, previous, anchor, jobs, firs
 
 
 def _check_chain_start(report, directory, manifest, anchor):
-    """The oldest day either starts the chain or is where retention says it now starts."""
+    """The oldest day either starts the chain or is where retention says it now starts. anchor is
+    (the parsed anchor or None, its path)."""
     path = os.path.join(directory, manifest_name(manifest["date"]))
     ref = manifest["previous_manifest"]
+    anchor, anchor_path = anchor
     if anchor is not None:
         if anchor["previous_manifest"] != ref:
-            report.add(os.path.join(directory, ANCHOR_NAME), ["the retention anchor does not match {}'s link to the day before".format(manifest["date"])])
+            report.add(anchor_path, ["the retention anchor does not match {}'s link to the day before".format(manifest["date"])])
     elif ref is not None:
         report.add(path, ["the chain starts here but links to {}, which is missing, and there is no retention anchor (days deleted?)".format(ref["date"])])
 
@@ -978,6 +983,17 @@ def _load_anchor(report, directory):
     problems = []
     notes = _check_signature(report, problems, path, raw)
     report.add(path, problems, "evidence before {} removed by retention".format(anchor["first_date"]), notes=notes)
+    return anchor
+
+
+def _load_trusted_anchor(report, path):
+    """The caller's anchor: parsed like a retention anchor, its signature not asked for."""
+    try:
+        anchor = parse_record(read_record(path), ANCHOR_KEYS, "the trusted anchor")
+    except (FileProblem, LineError) as err:
+        report.add(path, [str(err)])
+        return None
+    report.add(path, info="trusted anchor (not signed, vouched for by where it is kept): the chain starts at {}".format(anchor["first_date"]))
     return anchor
 
 

@@ -33,9 +33,11 @@ AUDIT = ROOT / "scripts" / "brain-audit"
 NOW = datetime(2026, 11, 15, 1, 0, tzinfo=UTC)
 
 
-def on_the_clock(env=None):
-    """The environment (default: ours) that runs a process, and its children, on the tests' clock."""
-    clock = {"LD_PRELOAD": "/usr/$LIB/faketime/libfaketime.so.1", "FAKETIME": NOW.strftime("@%Y-%m-%d %H:%M:%S"), "TZ": "UTC"}
+def on_the_clock(env=None, days_later=0):
+    """The environment (default: ours) that runs a process, and its children, on the tests' clock
+    (moved on by `days_later` days, for what changes as days pass: retention)."""
+    start = NOW + timedelta(days=days_later)
+    clock = {"LD_PRELOAD": "/usr/$LIB/faketime/libfaketime.so.1", "FAKETIME": start.strftime("@%Y-%m-%d %H:%M:%S"), "TZ": "UTC"}
     return {**(os.environ if env is None else env), **clock}
 
 

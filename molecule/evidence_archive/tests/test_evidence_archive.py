@@ -1,8 +1,10 @@
-"""The off-host archive on real systemd, in the order of the issue: the archive pulls and verifies;
-a root on the evidence host then deletes the newest day, and rewrites an old day, re-chains and
-re-signs it with the host's own key; each is detected on the next pull, the archive's copy still
-verifies with the key given at deploy time, and the matching alert fires in Prometheus. The
-evidence host's key can neither write nor read outside the evidence directory."""
+"""The off-host archive on real systemd, in the order of the issue: the archive pulls and verifies,
+its own retention (2 days) removes the oldest day and what is left verifies from its anchor; the
+origin's retention then removes that day too, which is no deletion. A root on the evidence host
+then deletes the newest day, and rewrites an old day, re-chains and re-signs it with the host's
+own key; each is detected on the next pull, the archive's copy still verifies with the key given
+at deploy time, and the matching alert fires in Prometheus. The evidence host's key can neither
+write nor read outside the evidence directory."""
 
 import json
 import os
@@ -18,8 +20,10 @@ TIMER = "brain-evidence-archive.timer"
 ARCHIVE = "/var/lib/brain/archive/arc-evidence"
 EVIDENCE = "/var/lib/brain/evidence"
 KEY = "/etc/brain-evidence-archive/keys/arc-evidence.pub"
+ANCHOR = f"{ARCHIVE}/archive-anchor.json"
 METRICS = "/var/lib/brain/archive-metrics/brain_evidence_archive_arc-evidence.prom"
-DAYS = [str(datetime.now(UTC).date() - timedelta(days=n)) for n in (3, 2, 1)]
+EXPORTED = [str(datetime.now(UTC).date() - timedelta(days=n)) for n in (3, 2, 1)]
+DAYS = EXPORTED[1:]  # what the archive keeps with its retention of 2 days
 SSH = "ssh -F /dev/null -i /etc/brain-evidence-archive/id_ed25519 -o BatchMode=yes -o UserKnownHostsFile=/etc/brain-evidence-archive/known_hosts"
 # As root on the evidence host: rewrite the oldest day's first event, recompute the chain through
 # every later day, rebuild the sidecars and manifests and sign them with the host's own key.
@@ -47,9 +51,12 @@ for n, day in enumerate(days):
     try:
         raw = open(d + evidence.manifest_name(before), "rb").read()
         previous = (json.loads(raw), raw)
-    except FileNotFoundError:
+    except FileNotFoundError:  # removed by retention: keep the link the signed chain-anchor.json names
         previous = None
-    manifest = evidence.record_bytes(evidence.build_manifest(day, result, previous))
+    manifest = evidence.build_manifest(day, result, previous)
+    if previous is None:
+        manifest["previous_manifest"] = json.loads(open(d + evidence.manifest_name(day), "rb").read())["previous_manifest"]
+    manifest = evidence.record_bytes(manifest)
     open(d + evidence.manifest_name(day), "wb").write(manifest)
     open(d + evidence.signature_name(evidence.manifest_name(day)), "wb").write(evidence.sign(key, manifest))
 """
@@ -77,8 +84,9 @@ def metric(host, name):
 
 
 def verifies(host):
-    r = host.run(f"brain-audit verify-log {ARCHIVE} --public-key {KEY} --max-age 0")
-    return r.rc == 0 and r.stdout.splitlines()[-1] == "PASS: 9 checked, 0 failed", r.stdout
+    """The archive's copy verifies with the deploy-time key, from the archive's own anchor."""
+    r = host.run(f"brain-audit verify-log {ARCHIVE} --public-key {KEY} --max-age 0 --anchor {ANCHOR}")
+    return r.rc == 0 and r.stdout.splitlines()[-1] == "PASS: 7 checked, 0 failed", r.stdout
 
 
 def firing(host, alert, timeout=90):
@@ -110,13 +118,32 @@ def test_the_unit_is_hardened(host):
 def test_the_archive_pulls_and_verifies_with_the_deploy_time_key(host):
     assert pull(host) == 0, journal(host)
     names = sorted(f"{k}-{d}{e}" for d in DAYS for k, e in (("audit", ".jsonl"), ("audit", ".jsonl.sha256"), ("manifest", ".json"), ("manifest", ".json.sig")))
-    assert sorted(host.check_output(f"ls {ARCHIVE}").split()) == names
+    assert sorted(host.check_output(f"ls {ARCHIVE}").split()) == sorted([*names, "archive-anchor.json"])
+    # Its own retention removed the oldest of the three days it pulled, after verifying all three.
+    assert f"arc-evidence: archived {EXPORTED[0]}" in journal(host)
+    assert f"arc-evidence: retention: removed {EXPORTED[0]} to {EXPORTED[0]} (older than 2 days)" in journal(host)
+    assert json.loads(host.file(ANCHOR).content_string)["removed"] == EXPORTED[:1]
     assert verifies(host)
-    timing = re.search(r"pulled in (\S+) s, verified 3 days in (\S+) s", journal(host))
-    print(f"pull {timing.group(1)} s, verify {timing.group(2)} s")
+    timing = re.search(r"pulled in (\S+) s, verified 2 days in (\S+) s", journal(host))
+    print(f"pull {timing.group(1)} s, verify {timing.group(2)} s (3 days pulled and verified, 1 removed by retention and 2 verified again)")
     assert metric(host, "last_run_success") == 1 and metric(host, "copy_verified") == 1
     # The key the archive verifies with is the one fetched when the evidence host was deployed.
     assert host.file(KEY).content_string == host.get_host("podman://arc-evidence").file("/etc/brain-evidence-export/signing-key.pub").content_string
+
+
+def test_the_origin_removing_a_day_by_its_own_retention_is_no_deletion(host, origin):
+    """The origin's unit now runs with the retention the inventory states: it removes the oldest
+    day, which the archive already removed too; the next pull finds nothing."""
+    unit = "/etc/systemd/system/brain-evidence-export.service"
+    drop_in = "/run/systemd/system/brain-evidence-export.service.d"
+    origin.check_output(
+        f"mkdir -p {drop_in} && {{ printf '[Service]\\nExecStart=\\n'; awk '/^ExecStart=/{{p=1}} p{{print}} p&&!/\\\\$/{{exit}}' {unit}"
+        f" | sed 's/--retention-days 0/--retention-days 2/'; }} > {drop_in}/retention.conf && systemctl daemon-reload"
+    )
+    origin.check_output("systemctl start brain-evidence-export.service")
+    assert not origin.file(f"{EVIDENCE}/manifest-{EXPORTED[0]}.json").exists
+    assert pull(host) == 0, journal(host)
+    assert metric(host, "origin_deleted_days") == 0 and verifies(host)
 
 
 def test_node_exporter_serves_the_archive_metrics(host):
@@ -190,7 +217,7 @@ def test_a_rewritten_and_re_signed_old_day_is_detected_and_fires_the_alert(host,
     assert pull(host) == 8, journal(host)
     for d in DAYS:
         assert f"REWRITTEN ON ORIGIN: the origin's files of {d} differ from the archived copy" in journal(host)
-    assert metric(host, "origin_rewritten_days") == 3
+    assert metric(host, "origin_rewritten_days") == 2
     assert host.check_output(f"sha256sum {ARCHIVE}/*") == before
     assert verifies(host)
     labels = firing(host, "BrainEvidenceOriginRewritten")
