@@ -8,7 +8,7 @@ ENV := . $(CURDIR)/tests/harness/env.sh &&
 # `site` last: it replaces the main job's hosts (same names as the example inventory) and removes them.
 SCENARIOS := reference_backend evidence prometheus evidence_archive site
 
-.PHONY: test site bootstrap lint build sanity unit functional molecule bench bench-drill interop
+.PHONY: test site bootstrap lint build sanity unit functional molecule bench bench-drill bench-capacity interop
 # `test`'s prerequisites run in their order, also under `make -j`.
 .NOTPARALLEL:
 
@@ -49,6 +49,11 @@ molecule:
 # Not part of `test`: figures, not pass/fail (see bench/).
 bench:
 	$(ENV) python3 bench/evidence.py
+
+# Series per backend, samples per second for 1/10/100 backends and VictoriaMetrics disk per day,
+# from the reference backend and real Prometheus and victoria-metrics processes (docs/topology.md).
+bench-capacity:
+	$(ENV) python3 bench/capacity.py
 
 # Tabletop 001's detection time over five drills against the local site (brought up first).
 bench-drill: site

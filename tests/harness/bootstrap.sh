@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Prepare this machine for the test suite and the local site deploy, from scratch and idempotently:
-#   host packages (podman + runc, debootstrap, promtool/amtool), podman configuration kept in
-#   $BRAIN_OA_WORK (never /etc), a Debian 12 image that boots systemd as PID 1, and the tool venv.
+#   host packages (podman + runc, debootstrap, promtool/amtool, victoria-metrics), podman
+#   configuration kept in $BRAIN_OA_WORK (never /etc), a Debian 12 image that boots systemd as
+#   PID 1, and the tool venv.
 # Writes $BRAIN_OA_WORK/env.sh, shared by every checkout; source tests/harness/env.sh to use podman,
 # molecule and ansible-* from the venv with this checkout as the collection.
 set -euo pipefail
@@ -16,7 +17,7 @@ log() { printf '[bootstrap] %s\n' "$*" >&2; }
 host_packages() {
   local pkgs=(podman runc conmon netavark aardvark-dns containernetworking-plugins slirp4netns
     uidmap iptables debootstrap python3-venv curl ca-certificates git rsync make
-    prometheus prometheus-alertmanager systemd shellcheck openssl faketime)
+    prometheus prometheus-alertmanager victoria-metrics systemd shellcheck openssl faketime)
   local missing=()
   for p in "${pkgs[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing+=("$p")
@@ -25,9 +26,10 @@ host_packages() {
   log "apt install ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
-  # promtool and amtool are all the host needs from the Prometheus packages: their services must
-  # not run here. policy-rc.d stops the packages from starting them (an existing one is left as
-  # it is), and the units this run installed are disabled afterwards, systemd running or not.
+  # promtool and amtool are all the host needs from the Prometheus packages, and the prometheus and
+  # victoria-metrics binaries (the functional tests start them): their services must not run here.
+  # policy-rc.d stops the packages from starting them (an existing one is left as it is), and the
+  # units this run installed are disabled afterwards, systemd running or not.
   local policy=/usr/sbin/policy-rc.d made_policy=
   if [ ! -e "$policy" ]; then
     printf '#!/bin/sh\nexit 101\n' >"$policy" && chmod 0755 "$policy" && made_policy=1
@@ -36,7 +38,7 @@ host_packages() {
   [ -z "$made_policy" ] || rm -f "$policy"
   local p unit
   for p in "${missing[@]}"; do
-    case $p in prometheus | prometheus-alertmanager) ;; *) continue ;; esac
+    case $p in prometheus | prometheus-alertmanager | victoria-metrics) ;; *) continue ;; esac
     for unit in $(dpkg-query -L "$p" | grep -E '^/lib/systemd/system/[^/]+\.service$' | xargs -rn1 basename); do
       systemctl disable --now --quiet "$unit" 2>/dev/null || systemctl disable --quiet "$unit" 2>/dev/null || true
     done
