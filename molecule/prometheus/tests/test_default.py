@@ -161,7 +161,7 @@ def shell_commands(text, start):
 def test_every_alert_links_to_its_section_of_the_deployed_runbooks():
     rules = [r for g in api(monitor, "/api/v1/rules")["data"]["groups"] for r in g["rules"] if r["type"] == "alerting"]
     policy = monitor.file(f"{RUNBOOKS}/alerting-policy.md")
-    assert len(rules) == 35 and policy.mode == 0o644 and policy.user == "root"
+    assert len(rules) == 37 and policy.mode == 0o644 and policy.user == "root"
     text = policy.content_string
     for rule in rules:
         url = urlsplit(rule["annotations"]["runbook_url"])
