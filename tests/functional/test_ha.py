@@ -17,7 +17,12 @@ from helpers.processes import command_lines
 from helpers.render import render_rules
 
 ROOT = Path(__file__).resolve().parents[2]
-BINARIES = {"prometheus": "/usr/bin/prometheus", "alertmanager": "/usr/bin/prometheus-alertmanager", "amtool": "/usr/bin/amtool", "promtool": "/usr/bin/promtool"}
+BINARIES = {
+    "prometheus": "/usr/bin/prometheus",
+    "alertmanager": "/usr/bin/prometheus-alertmanager",
+    "amtool": "/usr/bin/amtool",
+    "promtool": "/usr/bin/promtool",
+}
 PLAY = """
 - hosts: localhost
   gather_facts: false
@@ -180,14 +185,31 @@ def pki(tmp_path):
     for name, ext in (("server", "subjectAltName=IP:127.0.0.1"), ("client", "extendedKeyUsage=clientAuth")):
         openssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", f"/CN={name}", "-keyout", f"{name}.key", "-out", f"{name}.csr", cwd=d)
         (d / f"{name}.ext").write_text(ext + "\n")
-        openssl("x509", "-req", "-in", f"{name}.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-days", "1", "-extfile", f"{name}.ext", "-out", f"{name}.pem", cwd=d)
+        openssl(
+            "x509",
+            "-req",
+            "-in",
+            f"{name}.csr",
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-days",
+            "1",
+            "-extfile",
+            f"{name}.ext",
+            "-out",
+            f"{name}.pem",
+            cwd=d,
+        )
     return d
 
 
 def bcrypt(password):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
-        import crypt  # noqa: PLC0415 - deprecated module, only here (glibc's bcrypt, as the Molecule prepare step)
+        import crypt  # deprecated (3.13 drops it): glibc's bcrypt, as in the Molecule prepare step
 
     return crypt.crypt(password, "$2b$10$brainopsassurancetest.")
 
@@ -209,8 +231,14 @@ class Sink(LoopbackServer):
 def start_prometheus(tmp_path, daemons, name, settings, rules):
     """A Prometheus with the role's configuration and unit flags for these settings; its rule files are `rules`."""
     port = free_port()
-    settings = {"prometheus_brain_targets": ["127.0.0.1:1"], "prometheus_scrape_interval": "1s", "prometheus_evaluation_interval": "1s",
-                "prometheus_scrape_timeout": "1s", "prometheus_web_listen_address": f"127.0.0.1:{port}", **settings}  # fmt: skip
+    settings = {
+        "prometheus_brain_targets": ["127.0.0.1:1"],
+        "prometheus_scrape_interval": "1s",
+        "prometheus_evaluation_interval": "1s",
+        "prometheus_scrape_timeout": "1s",
+        "prometheus_web_listen_address": f"127.0.0.1:{port}",
+        **settings,
+    }
     config, args = render(tmp_path, "prometheus", ["__prometheus_config"], settings)
     config = config["__prometheus_config"]
     home = tmp_path / name
@@ -220,7 +248,10 @@ def start_prometheus(tmp_path, daemons, name, settings, rules):
     (home / "prometheus.yml").write_text(yaml.safe_dump(config))
     check = subprocess.run([BINARIES["promtool"], "check", "config", str(home / "prometheus.yml")], capture_output=True, text=True, check=False)
     assert check.returncode == 0, check.stdout + check.stderr
-    argv = [BINARIES["prometheus"], *relocate(args, **{"--config.file": home / "prometheus.yml", "--storage.tsdb.path": home / "data", "--storage.agent.path": home / "data"})]
+    argv = [
+        BINARIES["prometheus"],
+        *relocate(args, **{"--config.file": home / "prometheus.yml", "--storage.tsdb.path": home / "data", "--storage.agent.path": home / "data"}),
+    ]
     daemons.append(Daemon(argv, home / "log"))
     url = f"http://127.0.0.1:{port}"
     wait(f"{name} ready", lambda: requests.get(f"{url}/-/ready", timeout=2).ok, logs=[home / "log"])
@@ -236,10 +267,14 @@ def test_an_ha_pair_pages_once_through_tls_and_basic_auth(tmp_path, daemons, pki
     sink = Sink()
     am_port = free_port()
     web_config = {
-        "tls_server_config": {"cert_file": str(pki / "server.pem"), "key_file": str(pki / "server.key"),
-                              "client_auth_type": "RequireAndVerifyClientCert", "client_ca_file": str(pki / "ca.pem")},
+        "tls_server_config": {
+            "cert_file": str(pki / "server.pem"),
+            "key_file": str(pki / "server.key"),
+            "client_auth_type": "RequireAndVerifyClientCert",
+            "client_ca_file": str(pki / "ca.pem"),
+        },
         "basic_auth_users": {"prometheus": bcrypt(password)},
-    }  # fmt: skip
+    }
     _argv, am_log = start_alertmanager(
         tmp_path,
         daemons,
@@ -252,15 +287,17 @@ def test_an_ha_pair_pages_once_through_tls_and_basic_auth(tmp_path, daemons, pki
         },
     )
     am = f"https://127.0.0.1:{am_port}"
-    client = {"verify": str(pki / "ca.pem"), "cert": (str(pki / "client.pem"), str(pki / "client.key")), "timeout": 2}
-    wait("Alertmanager over TLS", lambda: requests.get(f"{am}/-/ready", auth=("prometheus", password), **client).ok, logs=[am_log])
-    assert requests.get(f"{am}/api/v2/alerts", **client).status_code == 401  # no password, no API
+    client = {"verify": str(pki / "ca.pem"), "cert": (str(pki / "client.pem"), str(pki / "client.key"))}
+    wait("Alertmanager over TLS", lambda: requests.get(f"{am}/-/ready", auth=("prometheus", password), timeout=2, **client).ok, logs=[am_log])
+    assert requests.get(f"{am}/api/v2/alerts", timeout=2, **client).status_code == 401  # no password, no API
     with pytest.raises(requests.exceptions.SSLError):
         requests.get(f"{am}/api/v2/alerts", auth=("prometheus", password), verify=str(pki / "ca.pem"), timeout=2)  # no client certificate
 
     rules = tmp_path / "rules"
     rules.mkdir()
-    (rules / "page.yml").write_text(yaml.safe_dump({"groups": [{"name": "page", "rules": [{"alert": "HaPage", "expr": "vector(1)", "labels": {"severity": "critical"}}]}]}))
+    (rules / "page.yml").write_text(
+        yaml.safe_dump({"groups": [{"name": "page", "rules": [{"alert": "HaPage", "expr": "vector(1)", "labels": {"severity": "critical"}}]}]})
+    )
     (tmp_path / "am-password").write_text(password)
     logs = [am_log]
     replicas = []
@@ -274,7 +311,11 @@ def test_an_ha_pair_pages_once_through_tls_and_basic_auth(tmp_path, daemons, pki
                 "prometheus_alert_relabel_configs": [{"action": "labeldrop", "regex": "replica"}] if relabel else [],
                 "prometheus_alertmanager_targets": [f"127.0.0.1:{am_port}"],
                 "prometheus_alertmanager_scheme": "https",
-                "prometheus_alertmanager_tls_config": {"ca_file": str(pki / "ca.pem"), "cert_file": str(pki / "client.pem"), "key_file": str(pki / "client.key")},
+                "prometheus_alertmanager_tls_config": {
+                    "ca_file": str(pki / "ca.pem"),
+                    "cert_file": str(pki / "client.pem"),
+                    "key_file": str(pki / "client.key"),
+                },
                 "prometheus_alertmanager_basic_auth": {"username": "prometheus", "password_file": str(tmp_path / "am-password")},
             },
             rules,
@@ -290,7 +331,7 @@ def test_an_ha_pair_pages_once_through_tls_and_basic_auth(tmp_path, daemons, pki
         wait(f"{url} to deliver", lambda url=url: sent(url) >= 1, logs=logs)
     wait("a notification", lambda: sink.received, logs=logs)
     time.sleep(3)  # past group_wait (2s): a notification for a second alert would be here by now
-    in_am = requests.get(f"{am}/api/v2/alerts", auth=("prometheus", password), **client).json()
+    in_am = requests.get(f"{am}/api/v2/alerts", auth=("prometheus", password), timeout=2, **client).json()
     if relabel:
         alerts = [a for n in sink.received for a in n["alerts"]]
         assert len(sink.received) == 1 and len(alerts) == 1, sink.received
@@ -338,8 +379,14 @@ def test_remote_write_failing_and_behind_are_what_the_rule_pack_sees(tmp_path, d
     (recv / "empty.yml").write_text("global: {}\n")
     daemons.append(
         Daemon(
-            [BINARIES["prometheus"], f"--config.file={recv / 'empty.yml'}", f"--storage.tsdb.path={recv / 'data'}", f"--web.listen-address=127.0.0.1:{receiver_port}",
-             f"--web.config.file={recv / 'web.yml'}", "--web.enable-remote-write-receiver"],  # fmt: skip
+            [
+                BINARIES["prometheus"],
+                f"--config.file={recv / 'empty.yml'}",
+                f"--storage.tsdb.path={recv / 'data'}",
+                f"--web.listen-address=127.0.0.1:{receiver_port}",
+                f"--web.config.file={recv / 'web.yml'}",
+                "--web.enable-remote-write-receiver",
+            ],
             recv / "log",
         )
     )
@@ -359,17 +406,26 @@ def test_remote_write_failing_and_behind_are_what_the_rule_pack_sees(tmp_path, d
             "prometheus_remote_write": [
                 {"name": "refusing", "url": refusing.url + "/api/v1/write"},
                 {"name": "absent", "url": f"http://127.0.0.1:{free_port()}/api/v1/write"},
-                {"name": "healthy", "url": f"http://127.0.0.1:{receiver_port}/api/v1/write",
-                 "basic_auth": {"username": "site-1", "password_file": str(tmp_path / "rw-password")}},
+                {
+                    "name": "healthy",
+                    "url": f"http://127.0.0.1:{receiver_port}/api/v1/write",
+                    "basic_auth": {"username": "site-1", "password_file": str(tmp_path / "rw-password")},
+                },
             ],
         },
         rules,
-    )  # fmt: skip
+    )
     logs = [home / "log", recv / "log"]
-    wait("PrometheusRemoteWriteFailing's expression to name the refusing store", lambda: query(url, expr["PrometheusRemoteWriteFailing"]) == {"refusing"}, logs=logs)
+    wait(
+        "PrometheusRemoteWriteFailing's expression to name the refusing store",
+        lambda: query(url, expr["PrometheusRemoteWriteFailing"]) == {"refusing"},
+        logs=logs,
+    )
     wait("PrometheusRemoteWriteBehind's expression to name the absent store", lambda: query(url, expr["PrometheusRemoteWriteBehind"]) == {"absent"}, logs=logs)
     # The healthy queue delivers: its samples are in the receiver, and neither expression names it.
-    landed = requests.get(f"http://127.0.0.1:{receiver_port}/api/v1/query", params={"query": 'up{job="prometheus"}'}, auth=("site-1", password), timeout=5).json()
+    landed = requests.get(
+        f"http://127.0.0.1:{receiver_port}/api/v1/query", params={"query": 'up{job="prometheus"}'}, auth=("site-1", password), timeout=5
+    ).json()
     assert landed["data"]["result"], landed
     assert query(url, expr["PrometheusRemoteWriteFailing"]) == {"refusing"}
     assert query(url, expr["PrometheusRemoteWriteBehind"]) == {"absent"}
@@ -384,8 +440,13 @@ def test_agent_mode_runs_with_the_roles_flags(tmp_path, daemons):
     (recv / "empty.yml").write_text("global: {}\n")
     daemons.append(
         Daemon(
-            [BINARIES["prometheus"], f"--config.file={recv / 'empty.yml'}", f"--storage.tsdb.path={recv / 'data'}",
-             f"--web.listen-address=127.0.0.1:{receiver_port}", "--web.enable-remote-write-receiver"],  # fmt: skip
+            [
+                BINARIES["prometheus"],
+                f"--config.file={recv / 'empty.yml'}",
+                f"--storage.tsdb.path={recv / 'data'}",
+                f"--web.listen-address=127.0.0.1:{receiver_port}",
+                "--web.enable-remote-write-receiver",
+            ],
             recv / "log",
         )
     )
@@ -393,10 +454,13 @@ def test_agent_mode_runs_with_the_roles_flags(tmp_path, daemons):
         tmp_path,
         daemons,
         "agent",
-        {"prometheus_extra_flags": ["--enable-feature=agent"], "prometheus_alertmanager_targets": ["127.0.0.1:9"],
-         "prometheus_remote_write": [{"url": f"http://127.0.0.1:{receiver_port}/api/v1/write"}]},
+        {
+            "prometheus_extra_flags": ["--enable-feature=agent"],
+            "prometheus_alertmanager_targets": ["127.0.0.1:9"],
+            "prometheus_remote_write": [{"url": f"http://127.0.0.1:{receiver_port}/api/v1/write"}],
+        },
         tmp_path,
-    )  # fmt: skip
+    )
     assert "rule_files" not in config and "alerting" not in config
     assert "Agent mode" in (home / "log").read_text() or "agent mode" in (home / "log").read_text().lower()
 
@@ -405,5 +469,5 @@ def test_agent_mode_runs_with_the_roles_flags(tmp_path, daemons):
         return r["data"]["result"]
 
     wait("the agent's samples in the receiver", landed, logs=[home / "log", recv / "log"])
-    assert requests.get(f"{url}/api/v1/rules", timeout=5).status_code != 200 or not requests.get(f"{url}/api/v1/rules", timeout=5).json()["data"]["groups"]
-
+    rules = requests.get(f"{url}/api/v1/rules", timeout=5)
+    assert rules.status_code != 200 or not rules.json()["data"]["groups"]  # an agent evaluates nothing
