@@ -373,7 +373,8 @@ def test_the_grouping_labels_may_not_be_dropped_from_alerts(tmp_path):
 @pytest.mark.parametrize(
     ("settings", "ok"),
     [
-        ({"prometheus_extra_flags": ["--query.max-concurrency=4", "--enable-feature=exemplar-storage"]}, True),
+        ({"prometheus_extra_flags": ["--query.max-concurrency=4", "--enable-feature=exemplar-storage", "--storage.remote.flush-deadline=30s"]}, True),
+        ({"prometheus_extra_flags": ["--storage.agent.path=/srv/agent"]}, False),
         ({"prometheus_extra_flags": ["--enable-feature=agent"], "prometheus_remote_write": [{"url": "https://vm/api/v1/write"}]}, True),
         ({"prometheus_extra_flags": ["--enable-feature=agent"]}, False),  # an agent without remote write keeps nothing
         (
