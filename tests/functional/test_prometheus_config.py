@@ -286,3 +286,216 @@ def test_missing_data_windows_must_cover_two_scrapes(tmp_path, settings, ok):
     assert (r.returncode == 0) == ok, r.stdout[-2000:]
     if not ok:
         assert "must be at least two scrape intervals" in r.stdout
+
+
+# ---- HA: Alertmanager client, alert relabelling, remote write secrets, extra flags -------------
+def preflight(tmp_path, **settings):
+    """Run the prometheus role's preflight with these settings; the CompletedProcess."""
+    play = tmp_path / "preflight.yml"
+    play.write_text(
+        PREFLIGHT_PLAY.format(
+            defaults=ROLE / "defaults/main/main.yml",
+            pack=ROLE / "defaults/main/rule_pack.yml",
+            vars=ROLE / "vars/main.yml",
+            preflight=ROLE / "tasks/preflight.yml",
+        )
+    )
+    return subprocess.run(
+        ["ansible-playbook", str(play), "-e", json.dumps({"prometheus_brain_targets": ["b1:8000"], **settings})], capture_output=True, text=True, check=False
+    )
+
+
+def test_an_ha_replica_sends_alerts_with_relabelling_tls_and_basic_auth(tmp_path):
+    settings = {
+        "prometheus_brain_targets": ["b1:8000"],
+        "prometheus_external_labels": {"site": "eu-1", "replica": "prom-a"},
+        "prometheus_alert_relabel_configs": [{"action": "labeldrop", "regex": "replica"}],
+        "prometheus_alertmanager_targets": ["am-1:9093", "am-2:9093"],
+        "prometheus_alertmanager_scheme": "https",
+        "prometheus_alertmanager_tls_config": {"ca_file": "/etc/prometheus/credentials/ca.pem"},
+        "prometheus_alertmanager_basic_auth": {"username": "prometheus", "password_file": "/etc/prometheus/credentials/am-password"},
+    }
+    assert preflight(tmp_path, **settings).returncode == 0
+    config = render(tmp_path, **settings)
+    client = {"scheme": "https", "tls_config": settings["prometheus_alertmanager_tls_config"], "basic_auth": settings["prometheus_alertmanager_basic_auth"]}
+    assert config["alerting"] == {
+        "alert_relabel_configs": [{"action": "labeldrop", "regex": "replica"}],
+        "alertmanagers": [{"static_configs": [{"targets": ["am-1:9093", "am-2:9093"]}], **client}],
+    }
+    assert jobs(config)["alertmanager"] == {"job_name": "alertmanager", "static_configs": [{"targets": ["am-1:9093", "am-2:9093"]}], **client}
+
+
+@pytest.mark.parametrize(
+    ("settings", "found"),
+    [
+        ({"prometheus_alertmanager_basic_auth": {"username": "p", "password": "s3cret-am"}}, "password"),
+        ({"prometheus_remote_write": [{"url": "https://vm/api/v1/write", "basic_auth": {"username": "u", "password": "s3cret-rw"}}]}, "password"),
+        ({"prometheus_remote_write": [{"url": "https://vm/api/v1/write", "bearer_token": "s3cret-bt"}]}, "bearer_token"),
+        ({"prometheus_remote_write": [{"url": "https://vm/api/v1/write", "authorization": {"credentials": "s3cret-cr"}}]}, "credentials"),
+        ({"prometheus_remote_write": [{"url": "https://vm/api/v1/write", "oauth2": {"client_id": "c", "client_secret": "s3cret-os"}}]}, "client_secret"),
+    ],
+)
+def test_a_secret_inline_in_the_configuration_is_refused_without_showing_it(tmp_path, settings, found):
+    r = preflight(tmp_path, **settings)
+    said = " ".join(r.stdout.split())
+    assert r.returncode != 0 and f"instead of {found}." in said, said[-1500:]
+    assert "s3cret" not in r.stdout + r.stderr
+
+
+def test_secrets_by_file_and_a_quote_in_a_value_pass(tmp_path):
+    settings = {
+        "prometheus_remote_write": [
+            {"url": "https://vm/api/v1/write", "basic_auth": {"username": 'a "password": b', "password_file": "/etc/prometheus/credentials/vm"}}
+        ],
+        "prometheus_credential_files": {"vm": "x", "vm-ca.pem": "y"},
+    }
+    r = preflight(tmp_path, **settings)
+    assert r.returncode == 0, r.stdout[-2000:]
+
+
+@pytest.mark.parametrize("name", ["../etc/passwd", ".hidden/x", "a b"])
+def test_a_credential_file_name_must_be_a_plain_name(tmp_path, name):
+    r = preflight(tmp_path, prometheus_credential_files={name: "x"})
+    assert r.returncode != 0 and "prometheus_credential_files keys are file names" in " ".join(r.stdout.split())
+
+
+def test_the_grouping_labels_may_not_be_dropped_from_alerts(tmp_path):
+    r = preflight(
+        tmp_path, prometheus_rule_grouping_labels=["replica", "instance"], prometheus_alert_relabel_configs=[{"action": "labeldrop", "regex": "replica"}]
+    )
+    assert r.returncode != 0 and "prometheus_alert_relabel_configs drops replica" in " ".join(r.stdout.split())
+    ok = preflight(
+        tmp_path, prometheus_rule_grouping_labels=["site", "instance"], prometheus_alert_relabel_configs=[{"action": "labeldrop", "regex": "replica"}]
+    )
+    assert ok.returncode == 0, ok.stdout[-2000:]
+
+
+@pytest.mark.parametrize(
+    ("settings", "ok"),
+    [
+        ({"prometheus_extra_flags": ["--query.max-concurrency=4", "--enable-feature=exemplar-storage", "--storage.remote.flush-deadline=30s"]}, True),
+        ({"prometheus_extra_flags": ["--storage.agent.path=/srv/agent"]}, False),
+        ({"prometheus_extra_flags": ["--enable-feature=agent"], "prometheus_remote_write": [{"url": "https://vm/api/v1/write"}]}, True),
+        ({"prometheus_extra_flags": ["--enable-feature=agent"]}, False),  # an agent without remote write keeps nothing
+        (
+            {
+                "prometheus_extra_flags": ["--enable-feature=agent"],
+                "prometheus_remote_write": [{"url": "https://vm/api/v1/write"}],
+                "prometheus_storage_retention_size": "5GB",
+            },
+            False,
+        ),
+        ({"prometheus_extra_flags": ["--storage.tsdb.retention.time=1d"]}, False),
+        ({"prometheus_extra_flags": ["--web.listen-address=0.0.0.0:9090"]}, False),
+        ({"prometheus_extra_flags": ["--config.file=/tmp/x.yml"]}, False),
+        ({"prometheus_extra_flags": ["query.timeout=1m"]}, False),
+        ({"prometheus_extra_flags": ["--web.page-title=$HOME"]}, False),
+        ({"prometheus_extra_flags": ["--a=b --config.file=/x"]}, False),
+    ],
+)
+def test_extra_flags_that_conflict_with_the_role_are_refused(tmp_path, settings, ok):
+    r = preflight(tmp_path, **settings)
+    assert (r.returncode == 0) == ok, r.stdout[-2000:]
+    if not ok:
+        assert "prometheus_extra_flags must be --name or --name=value" in " ".join(r.stdout.split())
+
+
+def test_agent_mode_config_has_no_rules_nor_alerting(tmp_path):
+    config = render(
+        tmp_path,
+        prometheus_brain_targets=["b1:8000"],
+        prometheus_extra_flags=["--enable-feature=agent"],
+        prometheus_alertmanager_targets=["am:9093"],
+        prometheus_alert_relabel_configs=[{"action": "labeldrop", "regex": "replica"}],
+        prometheus_remote_write=[{"url": "https://vm/api/v1/write"}],
+    )
+    assert "rule_files" not in config and "alerting" not in config and config["remote_write"]
+
+
+# ---- the alertmanager role: web TLS and basic auth, clustering ---------------------------------
+def render_alertmanager_unit(tmp_path, **settings):
+    """Run the role's preflight and render its unit; (returncode, output, ExecStart arguments)."""
+    out = tmp_path / "am.service"
+    play = tmp_path / "am-unit.yml"
+    play.write_text(
+        AM_PLAY.format(
+            defaults=AM_ROLE / "defaults/main.yml", vars=AM_ROLE / "vars/main.yml", preflight=AM_ROLE / "tasks/preflight.yml", out=tmp_path / "am.yml"
+        )
+        + f"""
+    - ansible.builtin.template:
+        src: {AM_ROLE / "templates/prometheus-alertmanager.service.j2"}
+        dest: {out}
+"""
+    )
+    r = subprocess.run(
+        ["ansible-playbook", str(play), "-e", json.dumps({"alertmanager_allow_silent_receivers": True, **settings})],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if r.returncode:
+        return r.returncode, " ".join(r.stdout.split()), None
+    exec_start = out.read_text().split("ExecStart=", 1)[1].split("\nExecReload", 1)[0]
+    return 0, r.stdout, exec_start.replace("\\\n", " ").split()[1:]
+
+
+def test_no_peers_no_gossip_port(tmp_path):
+    """--cluster.listen-address= (empty) is what turns gossip off; Alertmanager's own default is 0.0.0.0:9094."""
+    rc, out, args = render_alertmanager_unit(tmp_path)
+    assert rc == 0, out
+    assert [a for a in args if a.startswith("--cluster.")] == ["--cluster.listen-address="]
+    assert not [a for a in args if a.startswith("--web.config.file")]
+
+
+def test_peers_advertise_and_web_config_reach_the_unit(tmp_path):
+    rc, out, args = render_alertmanager_unit(
+        tmp_path,
+        alertmanager_cluster_peers=["10.0.0.6:9094", "10.0.0.7:9094"],
+        alertmanager_cluster_listen_address="0.0.0.0:9094",
+        alertmanager_cluster_advertise_address="10.0.0.5:9094",
+        alertmanager_web_config={"tls_server_config": {"cert_file": "/etc/a.crt", "key_file": "/etc/a.key"}, "basic_auth_users": {"p": "$2y$10$abc"}},
+        alertmanager_web_client_username="p",
+        alertmanager_web_client_password="am-client-s3cret",
+    )
+    assert rc == 0, out
+    assert [a for a in args if a.startswith("--cluster.")] == [
+        "--cluster.peer=10.0.0.6:9094",
+        "--cluster.peer=10.0.0.7:9094",
+        "--cluster.advertise-address=10.0.0.5:9094",
+        "--cluster.listen-address=0.0.0.0:9094",
+    ]
+    assert "--web.config.file=/etc/prometheus/alertmanager-web.yml" in args
+    assert "am-client-s3cret" not in out
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [
+        {"alertmanager_cluster_listen_address": "10.0.0.5:9094"},  # a gossip port with nobody to talk to
+        {"alertmanager_cluster_peers": ["10.0.0.6:9094"]},  # peers without a listener
+        {"alertmanager_cluster_peers": ["10.0.0.6:9094"], "alertmanager_cluster_listen_address": "0.0.0.0:9094"},  # wildcard, no advertise
+        {"alertmanager_cluster_peers": ["10.0.0.6"], "alertmanager_cluster_listen_address": "10.0.0.5:9094"},  # no port
+        {"alertmanager_cluster_advertise_address": "10.0.0.5:9094"},
+    ],
+)
+def test_incomplete_cluster_settings_are_refused(tmp_path, settings):
+    rc, out, _args = render_alertmanager_unit(tmp_path, **settings)
+    assert rc != 0 and "Clustering needs both alertmanager_cluster_peers" in out, out[-1500:]
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [
+        {
+            "alertmanager_web_config": {"basic_auth_users": {"p": "plain-text"}},
+            "alertmanager_web_client_username": "p",
+            "alertmanager_web_client_password": "x",
+        },
+        {"alertmanager_web_config": {"basic_auth_users": {"p": "$2y$10$abc"}}},  # the role could not check readiness
+        {"alertmanager_web_config": {"tls_server_config": {"cert_file": "/etc/a.crt"}}},
+        {"alertmanager_web_config": {"tls_config": {}}},
+    ],
+)
+def test_bad_web_settings_are_refused(tmp_path, settings):
+    rc, out, _args = render_alertmanager_unit(tmp_path, **settings)
+    assert rc != 0 and "alertmanager_web_config takes tls_server_config" in out, out[-1500:]

@@ -317,3 +317,24 @@ def test_backend_info_lists_exactly_the_alerts_each_capability_and_dialect_makes
     # Every alert on a backend is made possible by one capability of a contract backend: none needs two at once.
     listed = set().union(*(table[(capability, "contract")] for capability in jobs))
     assert set(alerts_by_name) - listed - everywhere == set()
+
+
+# ---- several sites and HA replicas in one evaluation ----------------------------------------
+def test_a_site_grouping_label_keeps_sites_apart_and_folds_replicas(tmp_path):
+    """A central evaluation (a global store fed by two sites' HA pairs, each series carrying the
+    sender's external labels) with `prometheus_rule_grouping_labels: [site, instance]`: the same
+    backend name at two sites is two alerts, and the two replicas of a site are one."""
+    rules = render(tmp_path, '{"prometheus_rule_grouping_labels": ["site", "instance"]}')
+    rule = alerts(rules)["GovernanceOverrideActive"][1]
+    gov = 'job="brain-governance",dialect="contract",instance="backend-1:8000"'
+    case = {
+        "series": {
+            f'sovereign_override_active{{{gov},site="eu-1",replica="prom-a"}}': "1x5",
+            f'sovereign_override_active{{{gov},site="eu-1",replica="prom-b"}}': "1x5",
+            f'sovereign_override_active{{{gov},site="us-1",replica="prom-a"}}': "1x5",
+        }
+    }
+    firing = [{"instance": "backend-1:8000", "site": site} for site in ("eu-1", "us-1")]
+    checks = [{"eval_time": "2m", "alertname": "GovernanceOverrideActive", "exp_alerts": [expected(rule, labels, "") for labels in firing]}]
+    r = promtool_test(sorted(rules.glob("*.yml")), case, checks, [], tmp_path)
+    assert r.returncode == 0, r.stdout + r.stderr

@@ -161,7 +161,7 @@ def shell_commands(text, start):
 def test_every_alert_links_to_its_section_of_the_deployed_runbooks():
     rules = [r for g in api(monitor, "/api/v1/rules")["data"]["groups"] for r in g["rules"] if r["type"] == "alerting"]
     policy = monitor.file(f"{RUNBOOKS}/alerting-policy.md")
-    assert len(rules) == 35 and policy.mode == 0o644 and policy.user == "root"
+    assert len(rules) == 37 and policy.mode == 0o644 and policy.user == "root"
     text = policy.content_string
     for rule in rules:
         url = urlsplit(rule["annotations"]["runbook_url"])
@@ -190,3 +190,19 @@ def test_the_runbook_audit_query_runs_on_the_monitoring_host():
     assert r.rc == 0, r.stderr
     events = [json.loads(line) for line in r.stdout.splitlines()]
     assert {e["event_type"] for e in events} <= {"sovereign.override_activated", "sovereign.override_cleared"}
+
+
+def test_alertmanager_api_needs_tls_and_the_password_and_prometheus_has_both():
+    """alertmanager_web_config: no password, no API; Prometheus sends over HTTPS with its password file
+    (the override test above shows the alerts arrive)."""
+    plain = monitor.run("curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:9093/api/v2/status")
+    assert plain.stdout != "200"
+    anonymous = monitor.run("curl -s -o /dev/null -w '%{http_code}' --cacert /etc/prometheus-tls/cert.pem https://127.0.0.1:9093/api/v2/status")
+    assert anonymous.stdout == "401"
+    assert on_host.ownership(monitor, "/etc/prometheus/credentials/alertmanager-password") == ("root", "prometheus", 0o640)
+    config = monitor.file("/etc/prometheus/prometheus.yml").content_string
+    assert "password_file: /etc/prometheus/credentials/alertmanager-password" in config
+    assert monitor.file("/etc/prometheus/credentials/alertmanager-password").content_string not in config
+    # The alertmanager scrape job uses the same client: up means TLS and the password worked.
+    up = api(monitor, '/api/v1/query?query=up{job="alertmanager"}')["data"]["result"]
+    assert [s["value"][1] for s in up] == ["1"], up
