@@ -6,6 +6,7 @@ import functools
 import hashlib
 import json
 import os
+import random
 import socket
 import subprocess
 import sys
@@ -30,6 +31,28 @@ def refused_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         yield s.getsockname()[1]
+
+
+_GIVEN = set()
+
+
+def free_port():
+    """A loopback port for a daemon that cannot listen on port 0 and say which port it got (Prometheus,
+    Alertmanager, VictoriaMetrics). Drawn below the kernel's ephemeral range, where port-0 listeners
+    land, and from a range of its own per xdist worker, so two workers never pick the same port."""
+    worker = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0")[2:])
+    first = 20000 + 1000 * (worker % 12)
+    for port in random.sample(range(first, first + 1000), 1000):
+        if port in _GIVEN:  # not yet listened on by the daemon it was given to
+            continue
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _GIVEN.add(port)
+        return port
+    raise RuntimeError(f"no free loopback port in {first}-{first + 999}")
 
 
 class Backend:
