@@ -394,7 +394,8 @@ def test_remote_write_failing_and_behind_are_what_the_rule_pack_sees(tmp_path, d
     refusing = Refusing()
     (tmp_path / "rw-password").write_text(password)
     rules = render_rules(tmp_path)
-    meta = yaml.safe_load((rules / "brain-meta.yml").read_text())["groups"][0]["rules"]
+    groups = yaml.safe_load((rules / "brain-ops-assurance.yml").read_text())["groups"]
+    meta = next(g for g in groups if g["name"] == "brain-meta")["rules"]
     expr = {r["alert"]: r["expr"] for r in meta if r.get("alert", "").startswith("PrometheusRemoteWrite")}
     assert sorted(expr) == ["PrometheusRemoteWriteBehind", "PrometheusRemoteWriteFailing"]
 
