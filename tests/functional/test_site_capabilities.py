@@ -266,3 +266,24 @@ def test_a_found_dialect_of_a_backend_the_role_does_not_scrape_is_ignored(tmp_pa
     finally:
         backend.stop()
     assert scraped == "other:9000: contract"
+
+
+def test_a_backend_left_out_of_the_run_is_not_scraped_in_a_guessed_dialect(backend, tmp_path):
+    """--limit without a backend: its dialect is unknown in this run, so the deploy stops before changing
+    anything (it crashed on the missing probe before); set by hand, the run goes on."""
+    two = MONITORED.replace(
+        'backend-a: {{ansible_connection: local, brain_api_url: "{url}"}}',
+        'backend-a: {{ansible_connection: local, brain_api_url: "{url}"}}\n        backend-b: {{ansible_connection: local, brain_api_url: "{url}"}}',
+    )
+    (tmp_path / "hosts.yml").write_text(two.format(python=sys.executable, token=READER, url=backend.url(""), monitor_vars=""))
+    cmd = ["ansible-playbook", "-i", str(tmp_path / "hosts.yml"), "brain.ops_assurance.site", "--tags", "site_capabilities,prometheus_preflight"]
+    cmd += ["--limit", "all:!backend-b", "-e", '{"runbooks_contacts": [], "site_alertmanager_enabled": false}']
+    env = {**os.environ, "ANSIBLE_NOCOLOR": "1"}
+    refused = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300, check=False)
+    assert refused.returncode != 0, refused.stdout[-3000:]
+    assert "The dialect of backend-b:8000 is not known in this run" in refused.stdout and "Nothing was changed" in refused.stdout
+    assert "Show the dialect each BRAiN target is scraped in" not in refused.stdout
+    by_hand_vars = ["-e", '{"prometheus_brain_target_dialects": {"backend-b:8000": "brain_main"}}']
+    by_hand = subprocess.run([*cmd, *by_hand_vars], env=env, capture_output=True, text=True, timeout=300, check=False)
+    assert by_hand.returncode == 0, by_hand.stdout[-3000:]
+    assert "backend-a:8000: contract, backend-b:8000: brain_main" in by_hand.stdout
