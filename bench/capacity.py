@@ -109,7 +109,7 @@ def bytes_per_sample(tmp, duration, copies):
 
 
 def main():
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n", maxsplit=1)[0])
     p.add_argument("--seconds", type=int, default=120, help="how long Prometheus writes to VictoriaMetrics (default 120)")
     p.add_argument("--copies", type=int, default=20, help="targets (copies of one backend) per job, scraped every second (default 20)")
     args = p.parse_args()

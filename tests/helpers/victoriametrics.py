@@ -62,7 +62,7 @@ class VictoriaMetrics:
         self.log = (out / "vm.log").open("w")
         self.proc = subprocess.Popen(self.argv, env=env, stdout=self.log, stderr=subprocess.STDOUT)
         self.url = f"http://127.0.0.1:{self.port}"
-        for _ in range(100):
+        for _attempt in range(100):
             try:
                 if requests.get(self.url + "/health", timeout=1).status_code == 200:
                     return
