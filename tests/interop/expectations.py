@@ -37,13 +37,3 @@ IMPOSSIBLE_ON_REAL_MAIN = {
 # Alerts a drill can make fire on real main through its API: mode switches and a bundle that
 # fails its hash check (quarantined).
 DRILLABLE_ON_REAL_MAIN = {"BrainModeFlapping", "GovernanceBundleQuarantined"}
-# The rule pack's alerts that exist today for scrape and evidence health; the alert that says a
-# backend's contract is missing must be another one.
-EXISTING_META_ALERTS = {
-    "BrainTargetDown",
-    "BrainScrapeFailing",
-    "PrometheusConfigReloadFailed",
-    "Watchdog",
-    "BrainEvidenceExportStale",
-    "BrainEvidenceExportFailed",
-}
