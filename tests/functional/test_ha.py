@@ -367,29 +367,32 @@ def query(url, expr):
     return {s["metric"]["remote_name"] for s in r.json()["data"]["result"]}
 
 
+def remote_write_receiver(tmp_path, daemons, web_config=None):
+    """A real Prometheus that only receives remote writes (behind `web_config` when given): its port and directory."""
+    port = free_port()
+    recv = tmp_path / "receiver"
+    recv.mkdir()
+    (recv / "empty.yml").write_text("global: {}\n")
+    argv = [
+        BINARIES["prometheus"],
+        f"--config.file={recv / 'empty.yml'}",
+        f"--storage.tsdb.path={recv / 'data'}",
+        f"--web.listen-address=127.0.0.1:{port}",
+        "--web.enable-remote-write-receiver",
+    ]
+    if web_config:
+        (recv / "web.yml").write_text(yaml.safe_dump(web_config))
+        argv.append(f"--web.config.file={recv / 'web.yml'}")
+    daemons.append(Daemon(argv, recv / "log"))
+    return port, recv
+
+
 def test_remote_write_failing_and_behind_are_what_the_rule_pack_sees(tmp_path, daemons):
     """Three queues: a store that refuses (400), one that is not there, and a real Prometheus
     receiver with basic auth (password from a file). The rule pack's expressions name exactly the
     broken queues; the healthy one stays out of both."""
-    receiver_port = free_port()
     password = "rw-pass-" + tmp_path.name[-8:]
-    recv = tmp_path / "receiver"
-    recv.mkdir()
-    (recv / "web.yml").write_text(yaml.safe_dump({"basic_auth_users": {"site-1": bcrypt(password)}}))
-    (recv / "empty.yml").write_text("global: {}\n")
-    daemons.append(
-        Daemon(
-            [
-                BINARIES["prometheus"],
-                f"--config.file={recv / 'empty.yml'}",
-                f"--storage.tsdb.path={recv / 'data'}",
-                f"--web.listen-address=127.0.0.1:{receiver_port}",
-                f"--web.config.file={recv / 'web.yml'}",
-                "--web.enable-remote-write-receiver",
-            ],
-            recv / "log",
-        )
-    )
+    receiver_port, recv = remote_write_receiver(tmp_path, daemons, {"basic_auth_users": {"site-1": bcrypt(password)}})
     wait("the receiver", lambda: requests.get(f"http://127.0.0.1:{receiver_port}/-/ready", auth=("site-1", password), timeout=2).ok, logs=[recv / "log"])
     refusing = Refusing()
     (tmp_path / "rw-password").write_text(password)
@@ -435,22 +438,7 @@ def test_remote_write_failing_and_behind_are_what_the_rule_pack_sees(tmp_path, d
 def test_agent_mode_runs_with_the_roles_flags(tmp_path, daemons):
     """--enable-feature=agent: the role leaves out rule_files and alerting and the TSDB flags,
     which agent mode refuses; the real binary starts and writes remote."""
-    receiver_port = free_port()
-    recv = tmp_path / "receiver"
-    recv.mkdir()
-    (recv / "empty.yml").write_text("global: {}\n")
-    daemons.append(
-        Daemon(
-            [
-                BINARIES["prometheus"],
-                f"--config.file={recv / 'empty.yml'}",
-                f"--storage.tsdb.path={recv / 'data'}",
-                f"--web.listen-address=127.0.0.1:{receiver_port}",
-                "--web.enable-remote-write-receiver",
-            ],
-            recv / "log",
-        )
-    )
+    receiver_port, recv = remote_write_receiver(tmp_path, daemons)
     url, home, config = start_prometheus(
         tmp_path,
         daemons,
