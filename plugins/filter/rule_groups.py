@@ -146,6 +146,14 @@ def duration_seconds(text):
     return sum(int(n) * units[u] for n, u in parts)
 
 
+def loaded_alert(groups, name):
+    """The rules named `name` in Prometheus's /api/v1/rules groups, each with its group's evaluation
+    interval (`group_interval`, seconds): what bounds how soon the alert can fire."""
+    if not isinstance(groups, list):
+        raise AnsibleFilterError("loaded_alert: expected the groups of Prometheus's /api/v1/rules")
+    return [dict(rule, group_interval=group.get("interval")) for group in groups for rule in group.get("rules") or [] if rule.get("name") == name]
+
+
 def _check_dialects(dialects):
     if not isinstance(dialects, dict) or not dialects:
         raise AnsibleFilterError("prometheus_brain_dialects must be a non-empty dict of dialects")
@@ -250,4 +258,5 @@ class FilterModule:
             "contract_rules": contract_rules,
             "dialect_scrape_configs": dialect_scrape_configs,
             "duration_seconds": duration_seconds,
+            "loaded_alert": loaded_alert,
         }

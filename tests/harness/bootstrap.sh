@@ -160,7 +160,8 @@ site_files() {
   local dir=$WORK/site
   mkdir -p "$dir" && chmod 0700 "$dir"
   printf '%s\n' '# The example inventory hosts are local containers: -i docs/examples/site -i <this file>' \
-    'all:' '  vars:' '    ansible_connection: containers.podman.podman' '    ansible_python_interpreter: /usr/bin/python3' >"$dir/podman.yml"
+    'all:' '  vars:' '    ansible_connection: podman_pipelined  # tests/harness/connection_plugins, found through env.sh' \
+    '    ansible_pipelining: true' '    ansible_python_interpreter: /usr/bin/python3' >"$dir/podman.yml"
   [ -s "$dir/vault.yml" ] && return
   log "generate the local site's tokens in $dir/vault.yml"
   (

@@ -11,5 +11,7 @@ PATH=$VIRTUAL_ENV/bin:$PATH
 ANSIBLE_COLLECTIONS_PATH=$BRAIN_OA_WORK/checkouts/$(printf %s "$__brain_oa_root" | sha256sum | cut -c1-12)
 mkdir -p "$ANSIBLE_COLLECTIONS_PATH/ansible_collections/brain"
 ln -sfn "$__brain_oa_root" "$ANSIBLE_COLLECTIONS_PATH/ansible_collections/brain/ops_assurance"
-export VIRTUAL_ENV PATH ANSIBLE_COLLECTIONS_PATH BRAIN_OA_CHECKOUT=$__brain_oa_root
+# The test hosts' connection (podman with pipelining), named by $BRAIN_OA_WORK/site/podman.yml.
+ANSIBLE_CONNECTION_PLUGINS=$__brain_oa_root/tests/harness/connection_plugins
+export VIRTUAL_ENV PATH ANSIBLE_COLLECTIONS_PATH ANSIBLE_CONNECTION_PLUGINS BRAIN_OA_CHECKOUT=$__brain_oa_root
 unset __brain_oa_root

@@ -10,6 +10,7 @@ from ansible_collections.brain.ops_assurance.plugins.filter.rule_groups import (
     dialect_scrape_configs,
     duration_seconds,
     le_regex,
+    loaded_alert,
     rule_groups,
 )
 
@@ -173,3 +174,26 @@ def test_duration_seconds(text, seconds):
 def test_duration_seconds_refuses_what_is_not_a_duration(text):
     with pytest.raises(AnsibleFilterError, match="not a Prometheus duration"):
         duration_seconds(text)
+
+
+# Prometheus's /api/v1/rules groups: each alert with its group's evaluation interval.
+LOADED = [
+    {"name": "brain-governance", "interval": 30, "rules": [{"name": "GovernanceOverrideActive", "duration": 0, "type": "alerting"}]},
+    {"name": "site", "interval": 5, "rules": [{"name": "DiskAlmostFull", "duration": 600, "type": "alerting"}]},
+    {"name": "empty", "interval": 60, "rules": None},
+]
+
+
+def test_loaded_alert_carries_its_group_interval():
+    assert loaded_alert(LOADED, "DiskAlmostFull") == [{"name": "DiskAlmostFull", "duration": 600, "type": "alerting", "group_interval": 5}]
+
+
+def test_loaded_alert_lists_every_copy_and_none_when_absent():
+    twice = [*LOADED, {"name": "copy", "interval": 15, "rules": [{"name": "DiskAlmostFull", "duration": 60}]}]
+    assert [r["group_interval"] for r in loaded_alert(twice, "DiskAlmostFull")] == [5, 15]
+    assert loaded_alert(LOADED, "Missing") == []
+
+
+def test_loaded_alert_refuses_what_is_not_groups():
+    with pytest.raises(AnsibleFilterError, match="expected the groups"):
+        loaded_alert({"groups": LOADED}, "DiskAlmostFull")
