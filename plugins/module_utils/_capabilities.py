@@ -82,7 +82,7 @@ ENABLES = {
     "governance_metrics": ["governance alerts (override, quarantine, AXE trust, preflight)", "Tabletop 001 detection"],
     "operations_metrics": ["mode, executor, safe mode, security and latency alerts"],
     "safe_mode": ["safe_mode and safe_mode_info modules", "safe_mode playbook", "the drill's freeze"],
-    "audit_export": ["daily evidence export (evidence_export role)"],
+    "audit_export": ["daily evidence export over the API (evidence_export role; an audit_file source does without)"],
     "evidence_packs": ["evidence_pack module and playbook"],
     "service_tokens": ["OAuth2 client credentials instead of a static token"],
 }
