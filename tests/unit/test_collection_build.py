@@ -124,6 +124,6 @@ def test_the_release_lists_every_role_module_and_filter_at_its_version_added():
             added.add(("filter", name, str(yaml.safe_load((path.parent / f"{name}.yml").read_text())["DOCUMENTATION"]["version_added"])))
     # What is added after the last release is listed when the version being prepared is released (antsibull-changelog).
     preparing = yaml.safe_load((ROOT / "galaxy.yml").read_text())["version"]
-    assert {version for _, _, version in added} <= {*releases, preparing}
+    assert {entry[2] for entry in added} <= {*releases, preparing}
     assert listed == {entry for entry in added if entry[2] in releases}
     assert (ROOT / "CHANGELOG.rst").read_text().count("\nv0.1.0\n======\n") == 1
