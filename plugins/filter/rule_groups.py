@@ -3,6 +3,8 @@
 
 # No DOCUMENTATION here: ansible-doc would show it for every filter of this file. Each filter's
 # documentation is in the file named after it beside this one (rule_groups.yml, le_regex.yml, ...).
+# Galaxy's importer lists rule_groups twice (this file and rule_groups.yml, both with its doc); under
+# another name this file would be listed as a filter that does not exist.
 
 import math
 import re
