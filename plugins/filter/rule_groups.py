@@ -1,62 +1,10 @@
 # Copyright: brain.ops_assurance contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 
-DOCUMENTATION = r"""
-name: rule_groups
-short_description: Turn the governance rule pack into Prometheus rule groups
-version_added: 0.1.0
-description:
-  - Takes rule groups as data (the rule pack plus any groups the user adds), drops disabled alerts,
-    applies per-alert overrides and adds a C(runbook_url) annotation to every alert.
-  - Fails on a disabled or overridden alert name that no group defines, so a typo cannot silently
-    leave an alert active, and on an alert name defined twice.
-  - An alert may carry a C(runbook) key (not a Prometheus field), the runbook section that handles it
-    relative to the runbooks directory. It is removed unless O(keep_runbook) is set.
-  - The C(prometheus) role renders its rule files with it and the C(runbooks) role lists the same
-    alerts with it, so both always agree.
-options:
-  _input:
-    description: Rule groups, each a dict with C(name) and C(rules) as Prometheus defines them.
-    type: list
-    elements: dict
-    required: true
-  disabled:
-    description: Alert names to leave out.
-    type: list
-    elements: str
-    default: []
-  overrides:
-    description:
-      - Per alert name, keys to change. C(for), C(expr), C(keep_firing_for) and C(runbook) replace;
-        C(labels) and C(annotations) merge.
-    type: dict
-    default: {}
-  keep_runbook:
-    description: Keep each alert's C(runbook) key (for runbooks); Prometheus rejects it.
-    type: bool
-    default: false
-  runbook_base_url:
-    description:
-      - Base of the runbook links. Each alert gets C(<base>/alerting-policy.md#<alert name in lower case>).
-      - Empty to add no link.
-    type: str
-    default: ''
-"""
-
-EXAMPLES = r"""
-- name: Render the governance rule groups
-  ansible.builtin.copy:
-    content: "{{ {'groups': prometheus_rule_pack | brain.ops_assurance.rule_groups(disabled=['Watchdog'])} | to_nice_yaml }}"
-    dest: /etc/prometheus/rules/brain.rules.yml
-    mode: "0640"
-"""
-
-RETURN = r"""
-_value:
-  description: The rule groups, with empty groups removed.
-  type: list
-  elements: dict
-"""
+# No DOCUMENTATION here: ansible-doc would show it for every filter of this file. Each filter's
+# documentation is in the file named after it beside this one (rule_groups.yml, le_regex.yml, ...).
+# Galaxy's importer lists rule_groups twice (this file and rule_groups.yml, both with its doc); under
+# another name this file would be listed as a filter that does not exist.
 
 import math
 import re

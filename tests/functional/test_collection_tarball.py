@@ -32,7 +32,7 @@ def shipped(names):
             found.add(("private role" if parts[1] in PRIVATE_ROLES else "role", f"brain.ops_assurance.{parts[1]}"))
         elif parts[:2] == ["plugins", "modules"] and name.endswith(".py") and not parts[-1].startswith("_"):
             found.add(("module", f"brain.ops_assurance.{Path(name).stem}"))
-        elif parts[:2] == ["plugins", "filter"] and name.endswith(".py"):
+        elif parts[:2] == ["plugins", "filter"] and name.endswith(".yml"):  # one doc per filter, several filters a .py
             found.add(("filter", f"brain.ops_assurance.{Path(name).stem}"))
         elif parts[0] == "playbooks" and name.endswith(".yml") and len(parts) == 2:
             found.add(("playbook", f"brain.ops_assurance.{Path(name).stem}"))
