@@ -5,8 +5,9 @@ SHELL := /bin/bash
 .SHELLFLAGS := -euo pipefail -c
 export BRAIN_OA_WORK ?= /var/tmp/brain-ops-assurance
 ENV := . $(CURDIR)/tests/harness/env.sh &&
-# `site` last: it replaces the main job's hosts (same names as the example inventory) and removes them.
-SCENARIOS := reference_backend evidence prometheus evidence_archive site
+# Longest first: tests/harness/molecule.sh runs them two at a time. `site` replaces the main job's
+# hosts (same names as the example inventory) and removes them.
+SCENARIOS := site prometheus evidence_archive evidence reference_backend
 
 .PHONY: test site bootstrap lint build sanity unit functional molecule bench bench-drill bench-capacity interop
 # `test`'s prerequisites run in their order, also under `make -j`.
@@ -44,7 +45,7 @@ functional:
 	$(ENV) pytest tests/functional -n auto --dist loadfile
 
 molecule:
-	$(ENV) for s in $(SCENARIOS); do molecule test -s $$s; done
+	$(ENV) tests/harness/molecule.sh $(SCENARIOS)
 
 # Not part of `test`: figures, not pass/fail (see bench/).
 bench:
