@@ -324,6 +324,22 @@ def test_a_pull_killed_mid_way_leaves_nothing_visible_and_the_next_run_completes
     assert evidence_files(site.archive) == all_names(DAYS)
 
 
+def test_the_clean_up_of_a_killed_run_spares_another_origin_whose_name_extends_this_one(clean, tmp_path):
+    """Origin names may hold dots and dashes (host names): `ev-host.b-1` is another origin, its
+    running pull's directory and its lock are not leftovers of `ev-host`."""
+    site = Site(clean, tmp_path)
+    other_pull = site.base / ".ev-host.b-1.pull-999"
+    other_pull.mkdir()
+    (other_pull / "audit-2026-01-01.jsonl").write_text("in flight\n")
+    (site.base / ".ev-host.b-1.lock").write_text("")
+    (site.base / ".ev-host.staging-12").mkdir()  # this origin's own leftover goes
+    r = site.run()
+    assert r.returncode == 0, r.stderr
+    assert (other_pull / "audit-2026-01-01.jsonl").read_text() == "in flight\n"
+    assert (site.base / ".ev-host.b-1.lock").is_file()
+    assert "removing .ev-host.staging-12" in r.stderr and not (site.base / ".ev-host.staging-12").exists()
+
+
 def test_a_connection_cut_mid_way_publishes_nothing(clean, tmp_path):
     site = Site(clean, tmp_path, shell=CUT)
     r = site.run("--timeout", "3")  # the cut origin stalls: rsync's I/O timeout ends the pull
