@@ -4,9 +4,10 @@ replicas writing to one authenticated VictoriaMetrics. What the pair promises: o
 alert with everything up, and with one Prometheus and one Alertmanager down; one series per backend
 in the store; an alert when writing to the store stops.
 
-The tests run in this order and restore what they stop; the override tests need the one before
-them to have cleared its override."""
+The tests run in this order and restore what they stop. The remote write outage runs while the
+first override's resolution settles; the second override waits for it."""
 
+import calendar
 import json
 import time
 from urllib.parse import urlencode, urlsplit
@@ -101,16 +102,21 @@ def notified_once(since, window):
     return got[0]
 
 
+def epoch(stamp):
+    """Seconds since the epoch of an RFC 3339 UTC time stamp, to the second."""
+    return calendar.timegm(time.strptime(stamp[:19], "%Y-%m-%dT%H:%M:%S"))
+
+
 def settled(since):
     """The notifications of the override raised at `since` once its resolution has settled: the
-    last is resolved, and PEER_TIMEOUT + 5 s have passed since the first resolved one, so a member
-    whose flush began before the resolution has had its turn (see the resolution test)."""
-    deadline, first_resolved = time.monotonic() + 120, None
+    last is resolved, and PEER_TIMEOUT + 5 s have passed since the resolution (the first resolved
+    alert's endsAt), so a member whose flush began before it has had its turn (see the resolution
+    test)."""
+    deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         got = deliveries(since)
-        if first_resolved is None and any(status == "resolved" for _s, status, _a in got):
-            first_resolved = time.monotonic()
-        if first_resolved and got[-1][1] == "resolved" and time.monotonic() - first_resolved >= PEER_TIMEOUT + 5:
+        resolved = [alert["endsAt"] for _s, status, alert in got if status == "resolved"]
+        if resolved and got[-1][1] == "resolved" and time.time() >= epoch(resolved[0]) + PEER_TIMEOUT + 5:
             return got
         time.sleep(1)
     raise AssertionError(f"the override raised at {since} did not settle resolved: {deliveries(since)}")
@@ -172,6 +178,23 @@ def test_with_everything_up_an_override_is_notified_once():
         drill("override/clear")
 
 
+REMOTE_WRITE = ("PrometheusRemoteWriteFailing", "PrometheusRemoteWriteBehind")
+
+
+def test_a_remote_write_outage_fires_its_alert():
+    """Runs while the first override's resolution settles (the time budget). Not firing before:
+    the outage is what fires it."""
+    calm = wait_for(lambda: not any("firing" in alerts(h, REMOTE_WRITE).values() for h in replicas.values()), 30)
+    assert calm, {name: alerts(host, REMOTE_WRITE) for name, host in replicas.items()}
+    store.check_output("systemctl stop victoria-metrics")
+    try:
+        fired = wait_for(lambda: all(alerts(h, REMOTE_WRITE).get("PrometheusRemoteWriteBehind") == "firing" for h in replicas.values()), 120)
+        assert fired, {name: alerts(host, REMOTE_WRITE) for name, host in replicas.items()}
+    finally:
+        store.check_output("systemctl start victoria-metrics")
+    assert on_host.answers(store, "http://127.0.0.1:8428/health"), on_host.journal(store, "victoria-metrics")
+
+
 def test_the_resolution_is_the_receivers_last_word():
     """Alertmanager 0.25 guarantees the receiver the eventual state, not one message per state
     (prometheus/alertmanager#2447): a member whose flush began while the alert still fired sends
@@ -212,19 +235,3 @@ def test_with_a_prometheus_and_an_alertmanager_down_an_override_is_still_notifie
         replicas[am_down].check_output("systemctl start prometheus-alertmanager")
         replicas[prom_down].check_output("systemctl start prometheus")
     assert wait_for(whole, 60), {name: on_host.journal(host, "prometheus-alertmanager") for name, host in replicas.items()}
-
-
-REMOTE_WRITE = ("PrometheusRemoteWriteFailing", "PrometheusRemoteWriteBehind")
-
-
-def test_a_remote_write_outage_fires_its_alert():
-    # Not firing before: the outage is what fires it (a restarted replica may lag for a moment).
-    calm = wait_for(lambda: not any("firing" in alerts(h, REMOTE_WRITE).values() for h in replicas.values()), 30)
-    assert calm, {name: alerts(host, REMOTE_WRITE) for name, host in replicas.items()}
-    store.check_output("systemctl stop victoria-metrics")
-    try:
-        fired = wait_for(lambda: all(alerts(h, REMOTE_WRITE).get("PrometheusRemoteWriteBehind") == "firing" for h in replicas.values()), 120)
-        assert fired, {name: alerts(host, REMOTE_WRITE) for name, host in replicas.items()}
-    finally:
-        store.check_output("systemctl start victoria-metrics")
-    assert on_host.answers(store, "http://127.0.0.1:8428/health"), on_host.journal(store, "victoria-metrics")
