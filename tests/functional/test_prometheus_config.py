@@ -486,6 +486,30 @@ def test_incomplete_cluster_settings_are_refused(tmp_path, settings):
 @pytest.mark.parametrize(
     "settings",
     [
+        {"alertmanager_cluster_listen_address": "localhost:9094"},  # Alertmanager 0.25 would bind every address
+        {"alertmanager_cluster_listen_address": "mon-a:9094"},
+        {"alertmanager_cluster_listen_address": "0.0.0.0:9094", "alertmanager_cluster_advertise_address": "mon-a:9094"},  # it would not start
+    ],
+)
+def test_gossip_addresses_that_are_names_are_refused(tmp_path, settings):
+    rc, out, _args = render_alertmanager_unit(tmp_path, alertmanager_cluster_peers=["mon-b:9094"], **settings)
+    assert rc != 0 and "take an IP address, not a host name" in out, out[-1500:]
+
+
+@pytest.mark.parametrize(
+    "listen,advertise",
+    [("10.0.0.5:9094", ""), ("[fd00::5]:9094", "[fd00::5]:9094"), ("[::]:9094", "10.0.0.5:9094")],
+)
+def test_gossip_ip_addresses_and_wildcards_are_accepted(tmp_path, listen, advertise):
+    settings = {"alertmanager_cluster_listen_address": listen, "alertmanager_cluster_advertise_address": advertise}
+    rc, out, args = render_alertmanager_unit(tmp_path, alertmanager_cluster_peers=["mon-b:9094"], **settings)
+    assert rc == 0, out[-1500:]
+    assert f"--cluster.listen-address={listen}" in args and "--cluster.peer=mon-b:9094" in args
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [
         {
             "alertmanager_web_config": {"basic_auth_users": {"p": "plain-text"}},
             "alertmanager_web_client_username": "p",

@@ -49,6 +49,20 @@ context = ssl.create_default_context(cafile="/etc/prometheus-tls/cert.pem") if t
 print(urllib.request.urlopen(req, timeout=10, context=context).read().decode())
 """
 
+# Runs on a host: GET argv[1] with basic auth as user argv[2], the password read from the file
+# argv[3] (from its argv[4]= line when argv[4] is set: an environment file), over TLS trusting the
+# CA file argv[5] when set.
+AUTHENTICATED_GET = """
+import base64, ssl, sys, urllib.request
+url, user, secret_file, key, cafile = sys.argv[1:6]
+secret = open(secret_file).read()
+if key:
+    secret = dict(line.split("=", 1) for line in secret.splitlines() if "=" in line)[key]
+req = urllib.request.Request(url, headers={"Authorization": "Basic " + base64.b64encode(f"{user}:{secret}".encode()).decode()})
+context = ssl.create_default_context(cafile=cafile) if cafile else None
+print(urllib.request.urlopen(req, timeout=10, context=context).read().decode())
+"""
+
 
 def call(host, method, path, body="", auth="token", login=""):
     """The backend's answer on `host` as {"status", "body"}."""
@@ -62,6 +76,26 @@ def prometheus_get(host, path):
 
 def prometheus_api(host, path):
     return json.loads(prometheus_get(host, path))
+
+
+def alertmanager_api(host, path):
+    """JSON from Alertmanager's API on `host`, behind TLS and basic auth as the scenarios set it up
+    (the user prometheus, whose password Prometheus reads from its credentials file)."""
+    url = "https://127.0.0.1:9093" + path
+    args = (url, "prometheus", "/etc/prometheus/credentials/alertmanager-password", "", "/etc/prometheus-tls/cert.pem")
+    return json.loads(host.check_output("python3 -c %s %s %s %s %s %s", AUTHENTICATED_GET, *args))
+
+
+def victoriametrics_get(host, path):
+    """The body of a GET from VictoriaMetrics on `host` (127.0.0.1:8428), with the basic auth the
+    victoriametrics role put in its environment file."""
+    args = ("http://127.0.0.1:8428" + path, "prometheus", "/etc/victoria-metrics/auth.env", "VM_httpAuth_password", "")
+    return host.check_output("python3 -c %s %s %s %s %s %s", AUTHENTICATED_GET, *args)
+
+
+def webhook_notes(host):
+    """The notifications the webhook sink (tests/roles/webhook_sink) on `host` received, oldest first."""
+    return [json.loads(line) for line in host.run("cat /var/lib/webhook-sink/alerts.jsonl").stdout.splitlines()]
 
 
 def journal(host, unit, lines=40):

@@ -92,8 +92,7 @@ def test_override_alert_fires_and_reaches_alertmanager():
         deadline = time.time() + 120
         seen = None
         while time.time() < deadline:
-            lines = monitor.run("cat /var/lib/webhook-sink/alerts.jsonl").stdout.splitlines()
-            for note in map(json.loads, lines):
+            for note in on_host.webhook_notes(monitor):
                 for alert in note["alerts"]:
                     if alert["labels"]["alertname"] == "GovernanceOverrideActive" and alert["status"] == "firing":
                         seen = alert
@@ -109,23 +108,19 @@ def test_override_alert_fires_and_reaches_alertmanager():
         drill("override/clear")
 
 
-def notes(host):
-    """The notifications the webhook sink received, oldest first."""
-    return [json.loads(line) for line in host.run("cat /var/lib/webhook-sink/alerts.jsonl").stdout.splitlines()]
-
-
 def test_watchdog_heartbeat_reaches_the_sink_through_the_dead_mans_route():
     """Watchdog goes to the heartbeat receiver only (the route ahead of all others), again and
     again (alertmanager_heartbeat_interval: 10s), and never to the ordinary receiver."""
     deadline = time.time() + 90
     while time.time() < deadline:
-        beats = [n for n in notes(monitor) if n["receiver"] == "brain-ops-assurance-heartbeat"]
+        beats = [n for n in on_host.webhook_notes(monitor) if n["receiver"] == "brain-ops-assurance-heartbeat"]
         if len(beats) >= 3:
             break
         time.sleep(3)
-    assert len(beats) >= 3, notes(monitor)[-5:]
+    assert len(beats) >= 3, on_host.webhook_notes(monitor)[-5:]
     assert all(n["status"] == "firing" and [a["labels"]["alertname"] for a in n["alerts"]] == ["Watchdog"] for n in beats)
-    assert not [a for n in notes(monitor) if n["receiver"] != "brain-ops-assurance-heartbeat" for a in n["alerts"] if a["labels"]["alertname"] == "Watchdog"]
+    others = [n for n in on_host.webhook_notes(monitor) if n["receiver"] != "brain-ops-assurance-heartbeat"]
+    assert not [a for n in others for a in n["alerts"] if a["labels"]["alertname"] == "Watchdog"]
     config = monitor.file("/etc/prometheus/alertmanager.yml").content_string
     assert "http://127.0.0.1:9095/heartbeat" in config
 
