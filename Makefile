@@ -7,7 +7,7 @@ export BRAIN_OA_WORK ?= /var/tmp/brain-ops-assurance
 ENV := . $(CURDIR)/tests/harness/env.sh &&
 # Longest first: tests/harness/molecule.sh runs them two at a time. `site` replaces the main job's
 # hosts (same names as the example inventory) and removes them.
-SCENARIOS := site prometheus evidence_archive evidence reference_backend
+SCENARIOS := site prometheus ha evidence_archive evidence reference_backend
 
 .PHONY: test site bootstrap lint build sanity unit functional molecule bench bench-drill bench-capacity interop
 # `test`'s prerequisites run in their order, also under `make -j`.

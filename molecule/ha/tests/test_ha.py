@@ -152,9 +152,14 @@ def test_the_store_holds_one_deduplicated_series_per_backend():
 
     series = json.loads(on_host.victoriametrics_get(store, "/api/v1/series?" + urlencode({"match[]": MATCH, "start": "0"})))["data"]
     assert [(s["instance"], "replica" in s) for s in series] == [("ha-backend:8000", False)], series
-    # PromQL sees a sample 30 s after it arrived (-search.latencyOffset): ask about a moment that old.
-    query = urlencode({"query": f"count by (instance) ({MATCH})", "time": str(time.time() - 40)})
-    result = json.loads(on_host.victoriametrics_get(store, "/api/v1/query?" + query))["data"]["result"]
+
+    # PromQL sees a sample 30 s after it arrived (-search.latencyOffset): ask about a moment that old,
+    # until the store's first minute of writes is that old (the pair starts writing late in converge).
+    def counted():
+        query = urlencode({"query": f"count by (instance) ({MATCH})", "time": str(time.time() - 40)})
+        return json.loads(on_host.victoriametrics_get(store, "/api/v1/query?" + query))["data"]["result"]
+
+    result = wait_for(counted, 90, step=2)
     assert [(r["metric"]["instance"], r["value"][1]) for r in result] == [("ha-backend:8000", "1")], result
 
     # Both replicas scrape every 5 s, each at its own offset: over the last minute, one sample per
