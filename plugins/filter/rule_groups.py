@@ -97,9 +97,18 @@ def duration_seconds(text):
 def loaded_alert(groups, name):
     """The rules named `name` in Prometheus's /api/v1/rules groups, each with its group's evaluation
     interval (`group_interval`, seconds): what bounds how soon the alert can fire."""
-    if not isinstance(groups, list):
+    if not isinstance(groups, list) or not all(isinstance(g, dict) and isinstance(g.get("rules") or [], list) for g in groups):
         raise AnsibleFilterError("loaded_alert: expected the groups of Prometheus's /api/v1/rules")
-    return [dict(rule, group_interval=group.get("interval")) for group in groups for rule in group.get("rules") or [] if rule.get("name") == name]
+    found = []
+    for group in groups:
+        for rule in group.get("rules") or []:
+            if isinstance(rule, dict) and rule.get("name") == name:
+                # A missing interval would read as 0 and understate how late the alert can fire.
+                interval = group.get("interval")
+                if isinstance(interval, bool) or not isinstance(interval, (int, float)) or interval <= 0:
+                    raise AnsibleFilterError(f"loaded_alert: group {group.get('name')!r} has no evaluation interval: {interval!r}")
+                found.append(dict(rule, group_interval=interval))
+    return found
 
 
 def _check_dialects(dialects):

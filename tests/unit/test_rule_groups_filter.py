@@ -194,6 +194,15 @@ def test_loaded_alert_lists_every_copy_and_none_when_absent():
     assert loaded_alert(LOADED, "Missing") == []
 
 
-def test_loaded_alert_refuses_what_is_not_groups():
+@pytest.mark.parametrize("groups", [{"groups": LOADED}, ["page"], [{"name": "g", "rules": "page"}]])
+def test_loaded_alert_refuses_what_is_not_groups(groups):
     with pytest.raises(AnsibleFilterError, match="expected the groups"):
-        loaded_alert({"groups": LOADED}, "DiskAlmostFull")
+        loaded_alert(groups, "DiskAlmostFull")
+
+
+@pytest.mark.parametrize("interval", [None, "30s", 0, True])
+def test_loaded_alert_refuses_a_group_without_an_evaluation_interval(interval):
+    """A lying or truncated API: the drill would take the interval for 0 s and understate its worst case."""
+    groups = [{"name": "site", "interval": interval, "rules": [{"name": "DiskAlmostFull", "duration": 600}]}]
+    with pytest.raises(AnsibleFilterError, match="no evaluation interval"):
+        loaded_alert(groups, "DiskAlmostFull")
